@@ -1,0 +1,395 @@
+/**
+ * `FluxEngine`: the public API. Each method is a thin layer over the storage contract and the
+ * {@link Driver}; the run semantics live in runner.ts and compensation.ts.
+ */
+import { type Clock, systemClock } from '../clock.js'
+import { toWorkflowState } from '../codec/checkpoint.js'
+import { defaultSerializer, type Serializer } from '../codec/codec.js'
+import { EngineClosedError, InvalidInputError, toError } from '../errors.js'
+import { FluxConsoleLogger } from '../logger.js'
+import { type FluxStore, isFluxStore, type NewRun } from '../storage/contract.js'
+import { MemoryStorage } from '../storage/memory/memory-storage.js'
+import type { FluxTraceSink } from '../trace/events.js'
+import type {
+  BackoffOptions,
+  FluxHooks,
+  FluxLogger,
+  FluxResult,
+  WorkflowFilter,
+  WorkflowState,
+  WorkflowStorage,
+} from '../types.js'
+import type { FlowLike, ResolvedDefinition } from '../workflow/definition.js'
+import { type BatchOptions, type BatchResult, runBatch } from './batch.js'
+import type { EngineCore } from './core.js'
+import { Driver } from './driver.js'
+import { Emitter } from './emitter.js'
+import { cancelRun, type ResumeOptions, resumeRun, type SignalOptions, signalRun } from './operations.js'
+import { OriginStorageAdapter } from './origin-adapter.js'
+import { Registry } from './registry.js'
+import { type WorkerOptions, WorkflowWorker } from './worker.js'
+
+/** Engine configuration: the origin's options plus fluxflow's. */
+export interface FluxEngineConfig {
+  /** A durable store (MemoryStorage, SqliteStorage, PostgresStorage) or an origin-style `save/load` storage. */
+  storage?: WorkflowStorage | FluxStore
+  logger?: FluxLogger
+  trace?: FluxTraceSink
+  /** Retries after the first attempt, for steps that set none. Default 3. */
+  defaultRetries?: number
+  /** Milliseconds per attempt, for steps that set none. Default 30 000. */
+  defaultTimeout?: number
+  /** Backoff for steps that set none. Default 1 s doubling to 30 s, full jitter. */
+  defaultBackoff?: BackoffOptions
+  on?: FluxHooks
+  /** Definitions this engine may run without being handed them (recovery, workers, timers). */
+  workflows?: readonly FlowLike[]
+  serializer?: Serializer
+  /** How long a run's lease lasts without renewal. Default 30 000 ms. */
+  leaseMs?: number
+  /** Stable id of this process; reuse it across restarts to take over its runs at once. */
+  workerId?: string
+  clock?: Clock
+  /** Continue runs whose lease expired when the engine initialises. Default true. */
+  recoverOnInit?: boolean
+  /** Polling interval of workers and of waits on runs driven elsewhere. Default 1 000 ms. */
+  pollInterval?: number
+  /** Random source for jitter (tests pin it). */
+  random?: () => number
+  /** The origin's flag; fluxflow runs steps in order and ignores it. */
+  parallel?: boolean
+}
+
+/** The origin's name for the configuration. */
+export type FluxConfig = FluxEngineConfig
+
+/** Options of `execute` and `start`. */
+export interface ExecuteOptions {
+  /** Run id; a second call with the same id never starts a second run. */
+  id?: string
+  queue?: string
+  priority?: number
+}
+
+/** Options of `enqueue`. */
+export interface EnqueueOptions extends ExecuteOptions {
+  /** Milliseconds before the run may start. */
+  delay?: number
+}
+
+/**
+ * Runs workflows durably.
+ *
+ * @example
+ * ```ts
+ * const engine = new FluxEngine({ storage: new SqliteStorage({ path: './data/flux.db' }) })
+ * const result = await engine.execute(orderFlow, { orderId: 'A-1' }, { id: 'order-A-1' })
+ * ```
+ */
+export class FluxEngine {
+  readonly #core: EngineCore
+  readonly #driver: Driver
+  readonly #registry = new Registry()
+  readonly #recoverOnInit: boolean
+  readonly #pollMs: number
+  readonly #background = new Set<Promise<unknown>>()
+  readonly #workers = new Set<WorkflowWorker>()
+  #ready: Promise<void> | undefined
+  #defaultWorker: WorkflowWorker | undefined
+  #closed = false
+
+  constructor(config: FluxEngineConfig = {}) {
+    const logger = config.logger ?? new FluxConsoleLogger('[Flux]', { level: 'warn' })
+    const serializer = config.serializer ?? defaultSerializer
+    const raw = config.storage ?? new MemoryStorage()
+    const store = isFluxStore(raw) ? raw : new OriginStorageAdapter(raw as WorkflowStorage, serializer)
+    const workerId = config.workerId ?? `flux-${randomId().slice(0, 8)}`
+    this.#core = {
+      store,
+      clock: config.clock ?? systemClock,
+      serializer,
+      logger,
+      emitter: new Emitter(logger, config.trace, config.on),
+      workerId,
+      token: `${workerId}/${randomId()}`,
+      leaseMs: config.leaseMs ?? 30_000,
+      defaultRetries: config.defaultRetries ?? 3,
+      defaultTimeout: config.defaultTimeout ?? 30_000,
+      defaultBackoff: config.defaultBackoff ?? {},
+      random: config.random ?? Math.random,
+    }
+    this.#pollMs = config.pollInterval ?? 1000
+    this.#driver = new Driver(this.#core, this.#registry, this.#pollMs)
+    this.#recoverOnInit = config.recoverOnInit ?? true
+    for (const flow of config.workflows ?? []) this.#registry.add(flow)
+  }
+
+  /** The durable store behind this engine. */
+  get storage(): FluxStore {
+    return this.#core.store
+  }
+
+  /** This process's worker id. */
+  get workerId(): string {
+    return this.#core.workerId
+  }
+
+  /** Makes a workflow runnable by recovery, workers and timers in this engine. */
+  register(flow: FlowLike): this {
+    this.#registry.add(flow)
+    return this
+  }
+
+  /** Initialises storage (idempotent) and, unless disabled, starts a recovery pass in the background. */
+  init(): Promise<void> {
+    if (this.#closed) return Promise.reject(new EngineClosedError())
+    this.#ready ??= (async () => {
+      await this.#core.store.init()
+      if (this.#recoverOnInit)
+        this.#track(
+          this.recover().catch((e) => this.#core.logger.warn(`recovery failed: ${toError(e).message}`)),
+        )
+    })()
+    return this.#ready
+  }
+
+  /**
+   * Runs a workflow and resolves with its result once it is at rest (completed, failed,
+   * rolled back, suspended on a signal, cancelled). Rejects only for invalid input, unknown or
+   * changed definitions and storage errors; step failures resolve with `status: 'failed'`.
+   */
+  async execute<TInput, TData = any>(
+    flow: FlowLike<TInput, TData>,
+    input: TInput,
+    options: ExecuteOptions = {},
+  ): Promise<FluxResult<TData>> {
+    const startedAt = this.#core.clock.now()
+    const resolved = this.#registry.add(flow)
+    const { snapshot, created } = await this.#create(resolved, input, options, 'running')
+    if (!created) return (await this.#driver.settle(snapshot.run.id, startedAt)) as FluxResult<TData>
+    return (await this.#driver.runToRest(snapshot, resolved, 'start', startedAt)) as FluxResult<TData>
+  }
+
+  /** Starts a run in this process without waiting for it; resolves with its id once it is stored. */
+  async start<TInput>(
+    flow: FlowLike<TInput, any>,
+    input: TInput,
+    options: ExecuteOptions = {},
+  ): Promise<string> {
+    const startedAt = this.#core.clock.now()
+    const resolved = this.#registry.add(flow)
+    const { snapshot, created } = await this.#create(resolved, input, options, 'running')
+    if (created) {
+      this.#track(
+        this.#driver.runToRest(snapshot, resolved, 'start', startedAt).catch((e) => {
+          this.#core.logger.error(`workflow ${snapshot.run.id} stopped: ${toError(e).message}`)
+        }),
+      )
+    }
+    return snapshot.run.id
+  }
+
+  /** Stores a run for a worker to pick up; runs nothing here. */
+  async enqueue<TInput>(
+    flow: FlowLike<TInput, any>,
+    input: TInput,
+    options: EnqueueOptions = {},
+  ): Promise<string> {
+    const resolved = this.#registry.add(flow)
+    const { snapshot } = await this.#create(resolved, input, options, 'pending')
+    return snapshot.run.id
+  }
+
+  /** Continues a run from its current step, or from `fromStep`. Null for an unknown id. */
+  async resume<TData = any>(
+    flow: FlowLike<any, TData>,
+    id: string,
+    options: ResumeOptions = {},
+  ): Promise<FluxResult<TData> | null> {
+    await this.init()
+    return resumeRun(this.#driver, this.#registry.add(flow), id, options) as Promise<FluxResult<TData> | null>
+  }
+
+  /** Re-runs a run from `stepName`. A completed commit on the way is skipped unless `recommit`. */
+  async retryStep<TData = any>(
+    flow: FlowLike<any, TData>,
+    id: string,
+    stepName: string,
+    options: { recommit?: boolean } = {},
+  ): Promise<FluxResult<TData> | null> {
+    return this.resume(flow, id, { ...options, fromStep: stepName })
+  }
+
+  /** Delivers a signal; see {@link SignalOptions}. */
+  async signal<TData = any>(
+    flow: FlowLike<any, TData>,
+    id: string,
+    name: string,
+    payload?: unknown,
+    options: SignalOptions = {},
+  ): Promise<FluxResult<TData>> {
+    await this.init()
+    return signalRun(this.#driver, this.#registry.add(flow), id, name, payload, options) as Promise<
+      FluxResult<TData>
+    >
+  }
+
+  /** Cancels a run that has not ended; its running attempt's `ctx.signal` is aborted. */
+  async cancel(id: string, reason?: string): Promise<boolean> {
+    await this.init()
+    return cancelRun(this.#driver, id, reason)
+  }
+
+  /** A copy of a run's state, or null. */
+  async get<TInput = any, TData = any>(id: string): Promise<WorkflowState<TInput, TData> | null> {
+    await this.init()
+    const snapshot = await this.#core.store.loadRun(id)
+    return snapshot
+      ? (toWorkflowState(this.#core.serializer, snapshot) as WorkflowState<TInput, TData>)
+      : null
+  }
+
+  /** Runs, newest first; `limit` and `offset` combine freely. */
+  async list(filter: WorkflowFilter = {}): Promise<WorkflowState[]> {
+    await this.init()
+    const statuses =
+      filter.status === undefined ? undefined : Array.isArray(filter.status) ? filter.status : [filter.status]
+    const { runs } = await this.#core.store.listRuns({
+      ...(filter.name !== undefined ? { workflowName: filter.name } : {}),
+      ...(statuses ? { statuses } : {}),
+      ...(filter.limit !== undefined ? { limit: filter.limit } : {}),
+      ...(filter.offset !== undefined ? { offset: filter.offset } : {}),
+    })
+    const snapshots = await Promise.all(runs.map((r) => this.#core.store.loadRun(r.id)))
+    return snapshots.filter((s) => s !== null).map((s) => toWorkflowState(this.#core.serializer, s))
+  }
+
+  /**
+   * Claims every run of a registered workflow that needs an owner (lease expired, timer due,
+   * signal arrived, pending) and continues it; resolves with their ids once each is at rest or
+   * parked. Never takes a run whose lease is still being renewed.
+   */
+  async recover(): Promise<string[]> {
+    await this.init()
+    const ids: string[] = []
+    const drives: Promise<unknown>[] = []
+    for (;;) {
+      const keys = this.#registry.keys()
+      if (keys.length === 0) break
+      const claimed = await this.#core.store.claimDue({
+        lease: this.#driver.lease(),
+        now: this.#core.clock.now(),
+        definitionKeys: keys,
+        limit: 100,
+      })
+      if (claimed.length === 0) break
+      for (const snapshot of claimed) {
+        ids.push(snapshot.run.id)
+        const resolved = this.#registry.get(snapshot.run.definitionKey)!
+        drives.push(
+          this.#driver.driveOnce(snapshot, resolved, 'recover').catch((e) => {
+            this.#core.logger.error(`recovery of ${snapshot.run.id} failed: ${toError(e).message}`)
+          }),
+        )
+      }
+    }
+    await Promise.all(drives)
+    return ids
+  }
+
+  /** Runs many inputs with bounded concurrency. */
+  executeBatch<TInput, TData = any>(
+    flow: FlowLike<TInput, TData>,
+    inputs: readonly TInput[],
+    options: BatchOptions = {},
+  ): Promise<BatchResult<TData>> {
+    return runBatch((input) => this.execute(flow, input), inputs, options)
+  }
+
+  /** A worker that claims and runs due runs of `workflows` (all registered ones by default). */
+  worker(options: WorkerOptions = {}): WorkflowWorker {
+    for (const flow of options.workflows ?? []) this.#registry.add(flow)
+    const worker = new WorkflowWorker(this.#driver, this.#registry, options, this.#pollMs, () => this.init())
+    this.#workers.add(worker)
+    return worker
+  }
+
+  /** Starts this engine's own worker loop (timers, recovery, queued runs). */
+  async startWorker(options: WorkerOptions = {}): Promise<void> {
+    this.#defaultWorker ??= this.worker(options)
+    await this.#defaultWorker.start()
+  }
+
+  /** Stops this engine's own worker loop gracefully. */
+  async stopWorker(): Promise<void> {
+    await this.#defaultWorker?.stop()
+  }
+
+  /** Stops workers and drives (their runs are released for others) and closes the storage. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await Promise.all([...this.#workers].map((w) => w.stop()))
+    await this.#driver.close()
+    await Promise.allSettled([...this.#background])
+    if (this.#ready !== undefined) await this.#ready.catch(() => undefined)
+    await this.#core.store.close()
+  }
+
+  async #create(
+    resolved: ResolvedDefinition,
+    input: unknown,
+    options: EnqueueOptions,
+    status: 'running' | 'pending',
+  ) {
+    if (this.#closed) throw new EngineClosedError()
+    await validateInput(resolved, input)
+    await this.init()
+    const core = this.#core
+    const now = core.clock.now()
+    const id = options.id ?? randomId()
+    const run: NewRun = {
+      id,
+      workflowName: resolved.name,
+      workflowVersion: resolved.version,
+      definitionHash: resolved.hash,
+      definitionKey: resolved.key,
+      status,
+      queue: options.queue ?? 'default',
+      priority: options.priority ?? 0,
+      input: core.serializer.encode(input, 'input'),
+      cursor: 0,
+      waitingFor: null,
+      wakeAt: options.delay ? now + options.delay : null,
+      error: null,
+      meta: JSON.stringify({ steps: resolved.shape }),
+      createdAt: now,
+      updatedAt: now,
+      completedAt: null,
+    }
+    const lease = status === 'running' ? this.#driver.lease() : undefined
+    const result = await core.store.createRun(lease ? { run, lease } : { run })
+    return {
+      created: result.created,
+      snapshot: { run: result.run, checkpoints: [], signals: [] },
+    }
+  }
+
+  #track(promise: Promise<unknown>): void {
+    this.#background.add(promise)
+    void promise.finally(() => this.#background.delete(promise))
+  }
+}
+
+async function validateInput(resolved: ResolvedDefinition, input: unknown): Promise<void> {
+  const { def } = resolved
+  if (def.validateInput && !def.validateInput(input)) throw new InvalidInputError(def.name)
+  if (def.schema) {
+    const outcome = await def.schema['~standard'].validate(input)
+    if (outcome.issues) throw new InvalidInputError(def.name, outcome.issues)
+  }
+}
+
+function randomId(): string {
+  return globalThis.crypto.randomUUID()
+}

@@ -1,0 +1,442 @@
+/**
+ * Drives one claimed run forward until it comes to rest, parks on a timer, or loses its lease.
+ *
+ * Crash semantics (docs/ARCHITECTURE.md has the full story):
+ * - a `step` is at-least-once: its checkpoint is written after it completes; a crash before that
+ *   re-runs it from the data of the last checkpoint;
+ * - a `commit` has its start recorded (durably) before its handler runs, and a completed commit
+ *   is never run again; an interrupted one is re-run with the same `ctx.idempotencyKey`;
+ * - a `when` outcome, an attempt count and a retry's due time are recorded, never recomputed.
+ */
+import { sleepOn } from '../clock.js'
+import { pendingStep, type StoredStep, storeError } from '../codec/checkpoint.js'
+import { LeaseLostError, SignalTimeoutError, toError, WorkflowCancelledError } from '../errors.js'
+import type { FluxTraceEvent, FluxTraceEventType } from '../trace/events.js'
+import type { FluxSleepResult, FluxWaitResult, StepDefinition, StepResult } from '../types.js'
+import { isSleepResult, isWaitResult } from '../workflow/flux.js'
+import { type AttemptOutcome, runAttempt } from './attempt.js'
+import { runCompensation, startCompensation } from './compensation.js'
+import { idempotencyKey, StepContext } from './context.js'
+import { backoffDelay, isFinalError } from './retry.js'
+import type { RunState } from './run-state.js'
+
+/** How a drive ended. */
+export type DriveEnd =
+  /** Terminal, or suspended on a signal wait; the lease is released. */
+  | { kind: 'rest' }
+  /** Parked until `wakeAt` (sleep); the lease is released. */
+  | { kind: 'sleep'; wakeAt: number }
+  /** Another owner has the run now (lease expired and taken, or cancelled elsewhere). */
+  | { kind: 'lost'; error: Error }
+  /** The engine is stopping; the lease was handed back. */
+  | { kind: 'released' }
+
+type StepEnd = 'next' | DriveEnd | { kind: 'failed'; index: number; error: Error }
+
+/** Aborts a drive because its engine is stopping; the run is released, not failed. */
+export class EngineStopping extends Error {
+  constructor() {
+    super('engine stopping')
+    this.name = 'EngineStopping'
+  }
+}
+
+/** Why this drive started: shapes the first trace event. */
+export type DriveMode = 'start' | 'resume' | 'recover'
+
+export class Runner {
+  readonly state: RunState
+  readonly signal: AbortSignal
+  readonly #mode: DriveMode
+  /** The error that ended the run (kept as the live object for `FluxResult.error`). */
+  finalError: Error | undefined
+
+  constructor(state: RunState, signal: AbortSignal, mode: DriveMode) {
+    this.state = state
+    this.signal = signal
+    this.#mode = mode
+  }
+
+  get #steps(): readonly StepDefinition<any, any>[] {
+    return this.state.resolved.def.steps
+  }
+
+  async drive(): Promise<DriveEnd> {
+    const state = this.state
+    try {
+      await this.trace(this.#mode === 'start' ? 'workflow:start' : `workflow:${this.#mode}`, {
+        status: 'running',
+        ...(this.#mode === 'start' ? { input: state.input } : {}),
+      })
+      if (state.status === 'rolling_back') return await runCompensation(this)
+      if (state.status !== 'running') state.status = 'running'
+      while (state.cursor < this.#steps.length) {
+        if (state.failure !== undefined) await state.barrier()
+        const end = await this.#step(state.cursor)
+        if (end === 'next') {
+          state.cursor++
+          continue
+        }
+        if (end.kind === 'failed') return await startCompensation(this, end.index, end.error)
+        return end
+      }
+      return await this.#complete()
+    } catch (error) {
+      return await this.#interrupted(error)
+    }
+  }
+
+  async #interrupted(error: unknown): Promise<DriveEnd> {
+    const reason = this.signal.aborted ? this.signal.reason : error
+    const core = this.state.core
+    if (reason instanceof WorkflowCancelledError) {
+      this.state.status = 'cancelled'
+      this.finalError = reason
+      return { kind: 'rest' }
+    }
+    if (reason instanceof LeaseLostError) return { kind: 'lost', error: reason }
+    if (reason instanceof EngineStopping) {
+      await this.state.barrier().catch(() => undefined)
+      await core.store
+        .release({ id: this.state.id, token: core.token, now: core.clock.now() })
+        .catch(() => undefined)
+      return { kind: 'released' }
+    }
+    core.logger.error(
+      `workflow ${this.state.id} stopped by an engine or storage error: ${toError(error).message}`,
+    )
+    await core.store
+      .release({ id: this.state.id, token: core.token, now: core.clock.now() })
+      .catch(() => undefined)
+    throw error
+  }
+
+  async #step(index: number): Promise<StepEnd> {
+    const state = this.state
+    const def = this.#steps[index]!
+    const record = state.history[index] ?? pendingStep(def.name)
+    switch (record.status) {
+      case 'completed':
+      case 'skipped':
+        return 'next'
+      case 'suspended':
+        return this.#continueSuspended(index, record)
+      case 'pending':
+        if (def.when) {
+          let pass: boolean
+          try {
+            pass = Boolean(def.when(new StepContext(state, 0, '')))
+          } catch (error) {
+            return this.#failFinally(index, { ...record, status: 'running' }, toError(error))
+          }
+          if (!pass) {
+            state.setStep(index, { ...record, status: 'skipped', completedAt: this.now() })
+            state.write({ body: state.encodeBody(false) })
+            await this.trace('step:skipped', this.stepFields(index, 'skipped'))
+            return 'next'
+          }
+          // Record that `when` passed, so recovery does not ask again.
+          state.setStep(index, { ...record, status: 'running' })
+          if (!def.commit) state.write({ body: state.encodeBody(false) })
+        }
+        return this.#attempts(index)
+      default:
+        return this.#attempts(index)
+    }
+  }
+
+  async #attempts(index: number): Promise<StepEnd> {
+    const state = this.state
+    const core = state.core
+    const def = this.#steps[index]!
+    const retries = def.retries ?? core.defaultRetries
+    const timeout = def.timeout ?? core.defaultTimeout
+    for (;;) {
+      let record = state.history[index]!
+      if (record.wakeAt !== undefined) {
+        const wait = record.wakeAt.getTime() - core.clock.now()
+        if (wait > 0) await sleepOn(core.clock, wait, this.signal)
+      }
+      const attempt = record.attempts + 1
+      const { wakeAt: _due, ...rest } = record
+      record = {
+        ...rest,
+        status: 'running',
+        attempts: attempt,
+        retries: attempt - 1,
+        startedAt: record.startedAt ?? this.now(),
+      }
+      state.setStep(index, record)
+      if (def.commit) {
+        // The start of a side effect is durable before the side effect runs.
+        state.write({ body: state.encodeBody(false) })
+        await state.barrier()
+      }
+      state.tracker.begin()
+      const ctx = new StepContext(state, attempt, idempotencyKey(state.id, def.name, record.generation))
+      core.emitter.hook('stepStart', def.name, ctx)
+      await this.trace('step:start', { ...this.stepFields(index, 'running'), attempt, retries: attempt - 1 })
+      const started = core.clock.now()
+      const pending = runAttempt(
+        def.handler as (c: StepContext) => unknown,
+        ctx,
+        timeout,
+        core.clock,
+        this.signal,
+      )
+      const outcome: AttemptOutcome = pending instanceof Promise ? await pending : pending
+      if (outcome.ok) {
+        if (isWaitResult(outcome.value)) return this.#wait(index, outcome.value, started)
+        if (isSleepResult(outcome.value)) return this.#sleep(index, outcome.value, started)
+        const done: StoredStep = {
+          ...record,
+          status: 'completed',
+          completedAt: this.now(),
+          duration: core.clock.now() - started,
+        }
+        delete done.error
+        state.setStep(index, done)
+        let body: string | undefined
+        try {
+          body = state.encodeBody(true)
+        } catch (error) {
+          state.setStep(index, record)
+          state.refold()
+          return this.#failFinally(index, record, toError(error))
+        }
+        state.tracker.commit()
+        state.write({ body })
+        const result: StepResult = { success: true, duration: done.duration ?? 0 }
+        core.emitter.hook('stepComplete', def.name, ctx, result)
+        await this.trace('step:complete', {
+          ...this.stepFields(index, 'completed'),
+          attempt,
+          duration: done.duration ?? 0,
+        })
+        return 'next'
+      }
+      if (this.signal.aborted) throw this.signal.reason
+      const error = outcome.error
+      state.refold()
+      if (outcome.timedOut)
+        await this.trace('step:timeout', {
+          ...this.stepFields(index, 'running'),
+          attempt,
+          error: error.message,
+        })
+      if (isFinalError(error, def.retryIf) || attempt > retries)
+        return this.#failFinally(index, record, error)
+      const delay = backoffDelay(def.backoff, core.defaultBackoff, attempt, error, core.random)
+      state.setStep(index, { ...record, error: error.message, wakeAt: new Date(core.clock.now() + delay) })
+      state.write({ body: state.encodeBody(false) })
+      await state.barrier()
+      core.logger.warn(
+        `step "${def.name}" of ${state.id} failed (attempt ${attempt}/${retries + 1}), retrying in ${delay} ms: ${error.message}`,
+      )
+      await this.trace('step:retry', {
+        ...this.stepFields(index, 'running'),
+        attempt,
+        retries: attempt,
+        maxRetries: retries,
+        error: error.message,
+        meta: { delay },
+      })
+    }
+  }
+
+  async #failFinally(index: number, record: StoredStep, error: Error): Promise<StepEnd> {
+    const state = this.state
+    const def = this.#steps[index]!
+    state.setStep(index, { ...record, status: 'failed', error: error.message, completedAt: this.now() })
+    delete state.history[index]!.wakeAt
+    state.core.emitter.hook('stepError', def.name, new StepContext(state, record.attempts, ''), error)
+    await this.trace('step:error', {
+      ...this.stepFields(index, 'failed'),
+      attempt: record.attempts,
+      error: error.message,
+    })
+    return { kind: 'failed', index, error }
+  }
+
+  async #wait(index: number, wait: FluxWaitResult, started: number): Promise<StepEnd> {
+    const state = this.state
+    const core = state.core
+    const now = core.clock.now()
+    const record: StoredStep = {
+      ...state.history[index]!,
+      status: 'suspended',
+      suspendedAt: new Date(now),
+      waitingFor: wait.signal,
+      duration: now - started,
+    }
+    if (wait.timeout !== undefined) record.wakeAt = new Date(now + wait.timeout)
+    state.setStep(index, record)
+    let body: string | undefined
+    try {
+      body = state.encodeBody(true)
+    } catch (error) {
+      state.refold()
+      return this.#failFinally(index, { ...record, status: 'running' }, toError(error))
+    }
+    state.tracker.commit()
+    state.status = 'suspended'
+    state.waitingFor = wait.signal
+    state.wakeAt = wait.timeout !== undefined ? now + wait.timeout : null
+    await state.barrier()
+    const parked = await state.park(body, wait.signal)
+    if (!parked.parked) {
+      // The signal arrived before the wait: keep the step's data, then consume the signal.
+      state.status = 'running'
+      state.waitingFor = null
+      state.wakeAt = null
+      state.write({ body })
+      state.mailbox.push(parked.signal)
+      return this.#continueSuspended(index, record)
+    }
+    await this.trace('step:suspend', {
+      ...this.stepFields(index, 'suspended'),
+      meta: { waitingFor: wait.signal },
+    })
+    await this.trace('workflow:suspend', { status: 'suspended', meta: { waitingFor: wait.signal } })
+    return { kind: 'rest' }
+  }
+
+  async #sleep(index: number, sleep: FluxSleepResult, started: number): Promise<StepEnd> {
+    const state = this.state
+    const now = state.core.clock.now()
+    const wakeAt = sleep.until ?? now + (sleep.ms ?? 0)
+    const record: StoredStep = {
+      ...state.history[index]!,
+      status: 'suspended',
+      suspendedAt: new Date(now),
+      wakeAt: new Date(wakeAt),
+      duration: now - started,
+    }
+    state.setStep(index, record)
+    let body: string | undefined
+    try {
+      body = state.encodeBody(true)
+    } catch (error) {
+      state.refold()
+      return this.#failFinally(index, { ...record, status: 'running' }, toError(error))
+    }
+    state.tracker.commit()
+    state.status = 'suspended'
+    state.wakeAt = wakeAt
+    state.write({ body, release: true })
+    await state.barrier()
+    await this.trace('step:suspend', { ...this.stepFields(index, 'suspended'), meta: { wakeAt } })
+    await this.trace('workflow:suspend', { status: 'suspended', meta: { wakeAt } })
+    return { kind: 'sleep', wakeAt }
+  }
+
+  /** A suspended step after a wake-up: consume its signal, fail on wait timeout, finish a sleep, or park again. */
+  async #continueSuspended(index: number, record: StoredStep): Promise<StepEnd> {
+    const state = this.state
+    const core = state.core
+    const now = core.clock.now()
+    const name = record.waitingFor
+    if (name !== undefined) {
+      const found = state.mailbox.findIndex((s) => s.name === name)
+      if (found >= 0) {
+        const signal = state.mailbox.splice(found, 1)[0]!
+        const payload = core.serializer.decode(signal.payload)
+        const { wakeAt: _due, ...rest } = record
+        state.setStep(index, { ...rest, status: 'completed', completedAt: new Date(now), output: payload })
+        state.signals[name] = payload
+        state.status = 'running'
+        state.waitingFor = null
+        state.wakeAt = null
+        state.write({ body: state.encodeBody(false), consumeSignal: name })
+        await this.trace('step:complete', { ...this.stepFields(index, 'completed'), meta: { signal: name } })
+        return 'next'
+      }
+      if (record.wakeAt !== undefined && record.wakeAt.getTime() <= now) {
+        await this.trace('step:timeout', {
+          ...this.stepFields(index, 'suspended'),
+          error: `signal "${name}" timed out`,
+        })
+        return this.#failFinally(index, record, new SignalTimeoutError(name))
+      }
+      state.status = 'suspended'
+      state.waitingFor = name
+      state.wakeAt = record.wakeAt?.getTime() ?? null
+      await state.barrier()
+      const parked = await state.park(undefined, name)
+      if (parked.parked) return { kind: 'rest' }
+      state.mailbox.push(parked.signal)
+      return this.#continueSuspended(index, record)
+    }
+    const due = record.wakeAt?.getTime() ?? now
+    if (due <= now) {
+      const { wakeAt: _due, ...rest } = record
+      state.setStep(index, { ...rest, status: 'completed', completedAt: new Date(now) })
+      state.status = 'running'
+      state.wakeAt = null
+      state.write({ body: state.encodeBody(false) })
+      await this.trace('step:complete', { ...this.stepFields(index, 'completed'), meta: { slept: true } })
+      return 'next'
+    }
+    state.status = 'suspended'
+    state.wakeAt = due
+    state.write({ release: true })
+    await state.barrier()
+    return { kind: 'sleep', wakeAt: due }
+  }
+
+  async #complete(): Promise<DriveEnd> {
+    const state = this.state
+    const core = state.core
+    state.status = 'completed'
+    state.waitingFor = null
+    state.wakeAt = null
+    state.write({ release: true })
+    await state.barrier()
+    core.emitter.hook('workflowComplete', new StepContext(state, 0, ''))
+    await this.trace('workflow:complete', { status: 'completed', duration: state.elapsed() })
+    core.logger.debug(`workflow ${state.name} ${state.id} completed`)
+    return { kind: 'rest' }
+  }
+
+  /** Reports a run that ended failed / rolled_back / compensation_failed. */
+  async reportFailure(error: Error): Promise<void> {
+    const state = this.state
+    this.finalError = error
+    state.core.emitter.hook('workflowError', new StepContext(state, 0, ''), error)
+    await this.trace('workflow:error', {
+      status: state.status,
+      error: error.message,
+      duration: state.elapsed(),
+    })
+    state.core.logger.info(`workflow ${state.name} ${state.id} ended ${state.status}: ${error.message}`)
+  }
+
+  /** Records the run's error. */
+  setError(error: Error): void {
+    this.state.error = storeError(error)
+  }
+
+  now(): Date {
+    return new Date(this.state.core.clock.now())
+  }
+
+  stepFields(index: number, status: NonNullable<FluxTraceEvent['status']>): Partial<FluxTraceEvent> {
+    const def = this.#steps[index]!
+    return { stepName: def.name, stepIndex: index, commit: def.commit, status }
+  }
+
+  /** Emits a trace event if anything listens; waits for the sink. */
+  async trace(type: FluxTraceEventType, fields: Partial<FluxTraceEvent> = {}): Promise<void> {
+    const core = this.state.core
+    if (!core.emitter.tracing) return
+    const event: FluxTraceEvent = {
+      type,
+      timestamp: core.clock.now(),
+      workflowId: this.state.id,
+      workflowName: this.state.name,
+      ...fields,
+    }
+    const done = core.emitter.trace(event)
+    if (done !== undefined) await done
+  }
+}

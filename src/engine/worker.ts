@@ -1,0 +1,172 @@
+/**
+ * Workers claim due runs (pending, lease expired, timer due, signal arrived) and drive them.
+ * Polling is the baseline; a store that can push (Postgres LISTEN/NOTIFY) wakes idle workers
+ * early. Notifications may be lost, so polling never stops.
+ */
+import { toError } from '../errors.js'
+import type { RunSnapshot } from '../storage/contract.js'
+import type { FlowLike } from '../workflow/definition.js'
+import type { Driver } from './driver.js'
+import type { Registry } from './registry.js'
+import type { DriveMode } from './runner.js'
+
+/** Options of `engine.worker()`. */
+export interface WorkerOptions {
+  /** Workflows this worker runs (registered on the engine). Default: every registered one. */
+  workflows?: readonly FlowLike[]
+  /** Runs driven at once. Default 10. */
+  concurrency?: number
+  /** Queues to take runs from. Default: all. */
+  queues?: readonly string[]
+  /** Polling interval in ms. Default: the engine's `pollInterval`. */
+  pollInterval?: number
+  /** How long `stop()` lets in-flight runs finish before releasing them. Default 10 000 ms. */
+  drainTimeout?: number
+}
+
+export class WorkflowWorker {
+  readonly #driver: Driver
+  readonly #registry: Registry
+  readonly #names: string[] | undefined
+  readonly #concurrency: number
+  readonly #queues: readonly string[] | undefined
+  readonly #pollMs: number
+  readonly #drainMs: number
+  readonly #init: () => Promise<void>
+  readonly #inflight = new Map<string, Promise<unknown>>()
+  #stop: AbortController | undefined
+  #loop: Promise<void> | undefined
+  #wake: (() => void) | undefined
+  #unsubscribe: (() => Promise<void>) | undefined
+
+  constructor(
+    driver: Driver,
+    registry: Registry,
+    options: WorkerOptions,
+    pollMs: number,
+    init: () => Promise<void>,
+  ) {
+    this.#driver = driver
+    this.#registry = registry
+    this.#names = options.workflows?.map((f) => registry.add(f).name)
+    this.#concurrency = Math.max(1, options.concurrency ?? 10)
+    this.#queues = options.queues
+    this.#pollMs = options.pollInterval ?? pollMs
+    this.#drainMs = options.drainTimeout ?? 10_000
+    this.#init = init
+  }
+
+  /** Runs currently driven by this worker. */
+  get running(): number {
+    return this.#inflight.size
+  }
+
+  /** Resolves once the worker is polling. Idempotent. */
+  async start(): Promise<void> {
+    if (this.#stop) return
+    await this.#init()
+    const stop = new AbortController()
+    this.#stop = stop
+    const store = this.#driver.core.store
+    if (store.subscribe) {
+      try {
+        this.#unsubscribe = await store.subscribe(() => this.#wake?.())
+      } catch (error) {
+        this.#driver.core.logger.warn(
+          `worker: push notifications unavailable, polling only: ${toError(error).message}`,
+        )
+      }
+    }
+    this.#loop = this.#run(stop.signal)
+  }
+
+  /** Stops claiming; lets in-flight runs finish for `drainTimeout`, then releases the rest. Idempotent. */
+  async stop(): Promise<void> {
+    const stop = this.#stop
+    if (!stop) return
+    this.#stop = undefined
+    const drained = Promise.allSettled([...this.#inflight.values()])
+    const clock = this.#driver.core.clock
+    let timer: ReturnType<typeof clock.setTimeout> | undefined
+    const timeout = new Promise<void>((resolve) => {
+      timer = clock.setTimeout(resolve, this.#drainMs)
+      timer.unref?.()
+    })
+    this.#wake?.()
+    await Promise.race([drained, timeout])
+    if (timer !== undefined) clock.clearTimeout(timer)
+    stop.abort()
+    await Promise.allSettled([...this.#inflight.values()])
+    await this.#loop
+    await this.#unsubscribe?.().catch(() => undefined)
+    this.#unsubscribe = undefined
+  }
+
+  async #run(signal: AbortSignal): Promise<void> {
+    const core = this.#driver.core
+    while (this.#stop?.signal === signal) {
+      let claimed = 0
+      const free = this.#concurrency - this.#inflight.size
+      if (free > 0) {
+        try {
+          const keys = this.#registry.keys(this.#names)
+          const snapshots =
+            keys.length === 0
+              ? []
+              : await core.store.claimDue({
+                  lease: this.#driver.lease(),
+                  now: core.clock.now(),
+                  definitionKeys: keys,
+                  ...(this.#queues ? { queues: this.#queues } : {}),
+                  limit: free,
+                })
+          for (const snapshot of snapshots) this.#spawn(snapshot, signal)
+          claimed = snapshots.length
+        } catch (error) {
+          core.logger.warn(`worker: claiming failed: ${toError(error).message}`)
+        }
+      }
+      if (this.#stop?.signal !== signal) break
+      if (claimed === 0 || this.#inflight.size >= this.#concurrency) await this.#idle(this.#pollMs)
+    }
+  }
+
+  #spawn(snapshot: RunSnapshot, signal: AbortSignal): void {
+    const { run } = snapshot
+    const resolved = this.#registry.get(run.definitionKey)
+    const core = this.#driver.core
+    if (!resolved) {
+      void core.store.release({ id: run.id, token: core.token, now: core.clock.now() })
+      return
+    }
+    const mode: DriveMode =
+      run.status === 'pending' && snapshot.checkpoints.length === 0
+        ? 'start'
+        : run.status === 'running' || run.status === 'rolling_back'
+          ? 'recover'
+          : 'resume'
+    const drive = this.#driver
+      .driveOnce(snapshot, resolved, mode, signal)
+      .catch((error) => core.logger.error(`worker: workflow ${run.id} stopped: ${toError(error).message}`))
+      .finally(() => {
+        this.#inflight.delete(run.id)
+        this.#wake?.()
+      })
+    this.#inflight.set(run.id, drive)
+  }
+
+  #idle(ms: number): Promise<void> {
+    const clock = this.#driver.core.clock
+    return new Promise((resolve) => {
+      const timer = clock.setTimeout(() => {
+        this.#wake = undefined
+        resolve()
+      }, ms)
+      this.#wake = () => {
+        clock.clearTimeout(timer)
+        this.#wake = undefined
+        resolve()
+      }
+    })
+  }
+}

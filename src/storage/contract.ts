@@ -1,0 +1,313 @@
+/**
+ * The durable storage contract.
+ *
+ * A run is one row ({@link RunRecord}) plus an append-only list of checkpoints (each an opaque,
+ * codec-encoded body holding the step records it changed and the `ctx.data` keys it wrote) plus a
+ * mailbox of signals not yet consumed. Every verb is atomic on its own; no transaction handle ever
+ * reaches the engine. Every write made by the engine while it runs a run is fenced by the lease
+ * token it got from a claim: a write whose token no longer matches changes nothing and rejects
+ * with `LeaseLostError` — never a silent no-op.
+ *
+ * Adapters import only this file (and the error classes). The engine never imports an adapter.
+ * `src/testing/conformance.ts` is the executable form of this contract.
+ */
+import type { WorkflowStatus } from '../types.js'
+
+/** The stored row of a run. Times are epoch milliseconds; encoded fields are codec strings. */
+export interface RunRecord {
+  id: string
+  workflowName: string
+  /** Explicit `.version()` of the definition, if any. */
+  workflowVersion: string | null
+  /** Hash of the step names and kinds. */
+  definitionHash: string
+  /** `name@version` when a version is set, else `name#hash`: what a worker must have to run it. */
+  definitionKey: string
+  status: WorkflowStatus
+  queue: string
+  /** Higher runs first among due runs. */
+  priority: number
+  /** Encoded input. */
+  input: string
+  /** Index of the step the run is at. */
+  cursor: number
+  /** Signal name while suspended on a wait. */
+  waitingFor: string | null
+  /** When a parked run (sleep, wait timeout, delayed enqueue) is due. */
+  wakeAt: number | null
+  leaseOwner: string | null
+  leaseToken: string | null
+  leaseExpiresAt: number | null
+  /** JSON of {@link StoredError} for runs that failed. */
+  error: string | null
+  /** JSON of {@link RunMeta}. */
+  meta: string
+  createdAt: number
+  updatedAt: number
+  completedAt: number | null
+  /** Incremented by every write. */
+  revision: number
+}
+
+/** A failure as stored: enough to rebuild an `Error` with its stack. */
+export interface StoredError {
+  name: string
+  message: string
+  stack?: string
+  code?: string
+}
+
+/** Small engine-owned JSON kept on the run row. */
+export interface RunMeta {
+  /** Step names and kinds (`s`tep / `c`ommit) of the definition the run started with. */
+  steps: [string, 's' | 'c'][]
+  /** Step indices still to compensate, in the order they will run. */
+  compensate?: number[]
+  /** Index of the step whose failure started the rollback. */
+  failedStep?: number
+}
+
+/** One checkpoint: the engine's encoded delta, in write order. */
+export interface CheckpointRecord {
+  seq: number
+  at: number
+  body: string
+}
+
+/** A signal stored in a run's mailbox and not yet consumed. */
+export interface SignalRecord {
+  name: string
+  /** Encoded payload. */
+  payload: string
+  at: number
+}
+
+/** A run with everything needed to continue it. */
+export interface RunSnapshot {
+  run: RunRecord
+  checkpoints: CheckpointRecord[]
+  signals: SignalRecord[]
+}
+
+/** A lease to take: who takes it, with which token, until when. */
+export interface LeaseParams {
+  /** Stable id of the worker process (`workerId`). */
+  owner: string
+  /** Unique per engine incarnation; what fences writes. */
+  token: string
+  expiresAt: number
+}
+
+/** The fields of a run a checkpoint may change. */
+export type RunPatch = Partial<
+  Pick<RunRecord, 'status' | 'cursor' | 'waitingFor' | 'wakeAt' | 'error' | 'meta' | 'completedAt'>
+>
+
+/** A run as created; the storage fills `revision` and the lease fields. */
+export type NewRun = Omit<RunRecord, 'revision' | 'leaseOwner' | 'leaseToken' | 'leaseExpiresAt'>
+
+export interface CreateRunParams {
+  run: NewRun
+  /** Take the lease at once (the creating engine runs it). */
+  lease?: LeaseParams
+}
+
+export interface CreateRunResult {
+  /** False when a run with that id already existed; nothing was written then. */
+  created: boolean
+  run: RunRecord
+}
+
+export interface ClaimRunParams {
+  id: string
+  lease: LeaseParams
+  now: number
+  /** Claim only when the run is in one of these statuses. */
+  statuses?: readonly WorkflowStatus[]
+}
+
+export interface ClaimDueParams {
+  lease: LeaseParams
+  now: number
+  /** Only runs whose `definitionKey` is one of these. */
+  definitionKeys: readonly string[]
+  /** Only runs on these queues; all when absent. */
+  queues?: readonly string[]
+  limit: number
+}
+
+export interface CheckpointParams {
+  id: string
+  token: string
+  now: number
+  patch: RunPatch
+  /** Encoded checkpoint to append. */
+  body?: string
+  /** Remove this signal from the mailbox in the same write (a wait consumed it). */
+  consumeSignal?: string
+  /** Extend the lease to this time. */
+  leaseExpiresAt?: number
+  /** Drop the lease (the run is at rest, parked, or handed back). */
+  release?: boolean
+}
+
+export interface ParkParams extends CheckpointParams {
+  /**
+   * Park only if the mailbox holds no signal of this name; otherwise write nothing, keep the
+   * lease, and return the signal so the engine consumes it instead.
+   */
+  unlessSignal?: string
+}
+
+export type ParkResult = { parked: true } | { parked: false; signal: SignalRecord }
+
+export interface RenewLeasesParams {
+  token: string
+  ids: readonly string[]
+  now: number
+  expiresAt: number
+}
+
+export interface ReleaseParams {
+  id: string
+  token: string
+  now: number
+}
+
+export interface DeliverSignalParams {
+  id: string
+  name: string
+  payload: string
+  now: number
+}
+
+/**
+ * What became of a signal:
+ * - `delivered`: the run was suspended waiting for it; it is stored and the run is due.
+ * - `queued`: the run has not reached a wait yet; it is stored in the mailbox.
+ * - `not-found`, `ended` (terminal status), `mismatch` (waits for another name),
+ *   `duplicate` (one of that name is stored and not consumed): nothing was written.
+ */
+export type DeliverSignalResult =
+  | { outcome: 'delivered' | 'queued'; run: RunRecord }
+  | { outcome: 'ended' | 'mismatch' | 'duplicate'; run: RunRecord }
+  | { outcome: 'not-found' }
+
+export interface CancelRunParams {
+  id: string
+  now: number
+  /** JSON of a {@link StoredError}. */
+  error: string
+}
+
+export interface ListRunsParams {
+  workflowName?: string
+  statuses?: readonly WorkflowStatus[]
+  /** Runs whose id starts with this. */
+  idPrefix?: string
+  createdAfter?: number
+  createdBefore?: number
+  limit?: number
+  offset?: number
+}
+
+export interface ListRunsResult {
+  runs: RunRecord[]
+  total: number
+}
+
+/**
+ * The verbs of a durable store. Each is atomic on its own.
+ *
+ * Ordering: checkpoints with the same token for the same run are applied in call order even if
+ * the caller did not await the previous call (the engine pipelines the checkpoints of quick steps
+ * and awaits them before anything irreversible).
+ */
+export interface FluxStore {
+  /** Marks this object as implementing the durable contract. */
+  readonly durable: true
+  init(): Promise<void>
+  close(): Promise<void>
+  /** Insert if absent; never overwrites. */
+  createRun(params: CreateRunParams): Promise<CreateRunResult>
+  loadRun(id: string): Promise<RunSnapshot | null>
+  getRun(id: string): Promise<RunRecord | null>
+  /** Newest first (`createdAt` desc, then id desc). */
+  listRuns(params: ListRunsParams): Promise<ListRunsResult>
+  /**
+   * Take the lease of one run if it is free: no lease, an expired one, or one held by an earlier
+   * incarnation of the same owner. Re-claiming with the token that holds it succeeds.
+   */
+  claimRun(params: ClaimRunParams): Promise<RunSnapshot | null>
+  /**
+   * Take the leases of up to `limit` runs that need work: pending and due; running or
+   * rolling back with a free lease (their owner died or let go); suspended with a due `wakeAt`;
+   * suspended on a wait whose signal is in the mailbox. Higher priority first, then oldest due.
+   */
+  claimDue(params: ClaimDueParams): Promise<RunSnapshot[]>
+  /** Fenced write of a checkpoint. Rejects with `LeaseLostError` when the token does not hold the lease. */
+  checkpoint(params: CheckpointParams): Promise<void>
+  /** Fenced suspend: see {@link ParkParams.unlessSignal}. */
+  park(params: ParkParams): Promise<ParkResult>
+  /** Extends the leases this token still holds; returns their ids. */
+  renewLeases(params: RenewLeasesParams): Promise<string[]>
+  /** Drops the lease if this token holds it; a no-op otherwise. */
+  release(params: ReleaseParams): Promise<void>
+  deliverSignal(params: DeliverSignalParams): Promise<DeliverSignalResult>
+  /** Unfenced: a run not yet terminal becomes `cancelled` and loses its lease. Null if absent. */
+  cancelRun(params: CancelRunParams): Promise<RunRecord | null>
+  deleteRun(id: string): Promise<boolean>
+  /** Admin, unfenced: overwrite a run and its checkpoints wholesale (the origin's `save`, imports). */
+  replaceRun(params: ReplacementRun): Promise<void>
+  /**
+   * Optional: wake-ups pushed by the store (Postgres LISTEN/NOTIFY). Returns an unsubscribe.
+   * Polling is always the fallback.
+   */
+  subscribe?(listener: (event: StoreEvent) => void): Promise<() => Promise<void>>
+}
+
+/** The full replacement of a run that `replaceRun` writes. */
+export interface ReplacementRun {
+  run: RunRecord
+  checkpoints: CheckpointRecord[]
+}
+
+/** A push notification from the store: a run became due. */
+export interface StoreEvent {
+  kind: 'run' | 'signal' | 'timer'
+  id?: string
+}
+
+/** Statuses a lease-expired run is continued from. */
+export const ACTIVE_STATUSES: readonly WorkflowStatus[] = Object.freeze(['running', 'rolling_back'])
+
+/** Valid table names / prefixes / schema names: letters, digits, underscores, not starting with a digit. */
+export function assertIdentifier(name: string, what = 'table name'): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(name)) {
+    throw new TypeError(
+      `Invalid ${what} "${name}": use letters, digits and underscores, not starting with a digit`,
+    )
+  }
+  return name
+}
+
+/** True when `value` implements the durable contract rather than the origin's `save/load` interface. */
+export function isFluxStore(value: unknown): value is FluxStore {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as { durable?: unknown }).durable === true &&
+    typeof (value as FluxStore).claimDue === 'function'
+  )
+}
+
+/** The lease predicate every adapter implements: may `lease` take a run currently leased like `run`? */
+export function leaseIsFree(
+  run: Pick<RunRecord, 'leaseOwner' | 'leaseToken' | 'leaseExpiresAt'>,
+  lease: Pick<LeaseParams, 'owner' | 'token'>,
+  now: number,
+): boolean {
+  if (run.leaseToken === null || run.leaseToken === lease.token) return true
+  if (run.leaseExpiresAt !== null && run.leaseExpiresAt <= now) return true
+  return run.leaseOwner === lease.owner
+}
