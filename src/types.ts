@@ -81,7 +81,6 @@ export interface FluxSleepResult {
 }
 
 /** What a step handler may return. */
-// biome-ignore lint/suspicious/noConfusingVoidType: handlers are `() => void` and `async () => {}`.
 export type StepHandlerResult =
   | undefined
   | FluxWaitResult
