@@ -61,8 +61,8 @@ export async function runCompensation(runner: Runner): Promise<DriveEnd> {
     state.write({ body: state.encodeBody(false) })
     await state.barrier()
     for (let attempt = 1; ; attempt++) {
-      state.tracker.begin()
-      const ctx = new StepContext(state, attempt, `${idempotencyKey(state.id, def.name)}:compensate`)
+      const data = state.tracker.begin()
+      const ctx = new StepContext(state, attempt, `${idempotencyKey(state.id, def.name)}:compensate`, data)
       const pending = runAttempt(
         compensate as (c: StepContext) => unknown,
         ctx,

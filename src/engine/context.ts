@@ -1,7 +1,7 @@
 import type { StoredStep } from '../codec/checkpoint.js'
 import { publicStep } from '../codec/checkpoint.js'
 import type { FluxLogger, StepExecution, WorkflowContext, WorkflowStatus } from '../types.js'
-import type { DataTracker } from './data-tracker.js'
+import type { AttemptData, DataTracker } from './data-tracker.js'
 
 /** What a context needs from its run. */
 export interface ContextSource {
@@ -33,12 +33,14 @@ export class StepContext implements WorkflowContext<any, any> {
   readonly logger: FluxLogger
   readonly signals: Readonly<Record<string, unknown>>
   readonly #source: ContextSource
+  readonly #data: AttemptData
   #controller: AbortController | undefined
   #abortReason: unknown
   #aborted = false
 
-  constructor(source: ContextSource, attempt: number, idempotencyKey: string) {
+  constructor(source: ContextSource, attempt: number, idempotencyKey: string, data?: AttemptData) {
     this.#source = source
+    this.#data = data ?? source.tracker.current()
     this.id = source.id
     this.name = source.name
     this.input = source.input
@@ -52,11 +54,11 @@ export class StepContext implements WorkflowContext<any, any> {
   }
 
   get data(): any {
-    return this.#source.tracker.view
+    return this.#data.view
   }
 
   set data(value: any) {
-    this.#source.tracker.replace(value)
+    this.#data.replace(value)
   }
 
   get history(): StepExecution[] {

@@ -20,6 +20,12 @@ export interface DataPatch {
 
 type Data = Record<string, unknown>
 
+/** One attempt's handle on `ctx.data`; it stays bound to its own copy after the attempt is over. */
+export interface AttemptData {
+  readonly view: Data
+  replace(value: unknown): void
+}
+
 export class DataTracker {
   #committed: Data
   #work: Data
@@ -39,24 +45,41 @@ export class DataTracker {
   }
 
   /** Starts an attempt: a fresh view over a shallow copy of the committed data. */
-  begin(): void {
+  begin(): AttemptData {
     this.#work = { ...this.#committed }
     this.#touched = new Set()
     this.#replaced = false
     this.#proxy = this.#wrap(this.#work)
+    return this.#handle()
   }
 
-  /** The attempt's `ctx.data`. */
-  get view(): Data {
-    return this.#proxy
+  /** A handle on the current view (for `when` and hooks, which run between attempts). */
+  current(): AttemptData {
+    return this.#handle()
+  }
+
+  #handle(): AttemptData {
+    const work = this.#work
+    let view = this.#proxy
+    return {
+      get view() {
+        return view
+      },
+      replace: (value: unknown) => {
+        if (this.#work === work) {
+          this.replace(value)
+          view = this.#proxy
+        } else {
+          // A late write from an abandoned attempt: keep it on its own detached copy.
+          view = checkData(value)
+        }
+      },
+    }
   }
 
   /** `ctx.data = value`. */
   replace(value: unknown): void {
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      throw new TypeError('ctx.data must be a plain object')
-    }
-    this.#work = value as Data
+    this.#work = checkData(value)
     this.#replaced = true
     this.#proxy = this.#wrap(this.#work)
   }
@@ -98,6 +121,7 @@ export class DataTracker {
   }
 
   #wrap(target: Data): Data {
+    // Marks only while `target` is the live attempt's copy: an abandoned attempt marks nothing.
     const touched = () => this.#touched
     const mark = (key: string | symbol) => {
       if (typeof key === 'string' && target === this.#work) touched().add(key)
@@ -125,4 +149,11 @@ export class DataTracker {
       },
     })
   }
+}
+
+function checkData(value: unknown): Data {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new TypeError('ctx.data must be a plain object')
+  }
+  return value as Data
 }

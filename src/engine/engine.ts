@@ -170,12 +170,15 @@ export class FluxEngine {
     return (await this.#driver.runToRest(snapshot, resolved, 'start', startedAt)) as FluxResult<TData>
   }
 
-  /** Starts a run in this process without waiting for it; resolves with its id once it is stored. */
-  async start<TInput>(
-    flow: FlowLike<TInput, any>,
-    input: TInput,
-    options: ExecuteOptions = {},
-  ): Promise<string> {
+  /**
+   * `start(flow, input)`: starts a run in this process without waiting for it; resolves with its
+   * id once it is stored. `start()` (no arguments): starts this engine's worker loop, which wakes
+   * due timers, continues runs whose owner died, and runs queued runs of registered workflows.
+   */
+  start(): Promise<void>
+  start<TInput>(flow: FlowLike<TInput, any>, input: TInput, options?: ExecuteOptions): Promise<string>
+  async start<TInput>(flow?: FlowLike<TInput, any>, input?: TInput, options: ExecuteOptions = {}): Promise<string | void> {
+    if (flow === undefined) return this.startWorker()
     const startedAt = this.#core.clock.now()
     const resolved = this.#registry.add(flow)
     const { snapshot, created } = await this.#create(resolved, input, options, 'running')
@@ -187,6 +190,11 @@ export class FluxEngine {
       )
     }
     return snapshot.run.id
+  }
+
+  /** Stops the loop `start()` started; in-flight runs finish or are released. */
+  async stop(): Promise<void> {
+    await this.stopWorker()
   }
 
   /** Stores a run for a worker to pick up; runs nothing here. */

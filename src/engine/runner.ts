@@ -172,8 +172,8 @@ export class Runner {
         state.write({ body: state.encodeBody(false) })
         await state.barrier()
       }
-      state.tracker.begin()
-      const ctx = new StepContext(state, attempt, idempotencyKey(state.id, def.name, record.generation))
+      const data = state.tracker.begin()
+      const ctx = new StepContext(state, attempt, idempotencyKey(state.id, def.name, record.generation), data)
       core.emitter.hook('stepStart', def.name, ctx)
       await this.trace('step:start', { ...this.stepFields(index, 'running'), attempt, retries: attempt - 1 })
       const started = core.clock.now()
