@@ -99,8 +99,12 @@ describe('execute', () => {
             : { issues: [{ message: 'email is required', path: ['email'] }] },
       },
     }
-    const withSchema = createWorkflow('schema').schema(schema).step('a', () => {})
-    await expect(engine.execute(withSchema, {} as never)).rejects.toThrow('Invalid input for workflow "schema": email: email is required')
+    const withSchema = createWorkflow('schema')
+      .schema(schema)
+      .step('a', () => {})
+    await expect(engine.execute(withSchema, {} as never)).rejects.toThrow(
+      'Invalid input for workflow "schema": email: email is required',
+    )
     expect((await engine.execute(withSchema, { email: 'a@b' })).status).toBe('completed')
     expect((await storage.listRuns({})).total).toBe(1)
   })
@@ -108,7 +112,9 @@ describe('execute', () => {
   it('rejects input it cannot store, naming the path', async () => {
     const { engine } = testEngine()
     const flow = createWorkflow('w').step('a', () => {})
-    await expect(engine.execute(flow, { cb: () => 1 })).rejects.toThrow(/input\.cb: functions cannot be stored/)
+    await expect(engine.execute(flow, { cb: () => 1 })).rejects.toThrow(
+      /input\.cb: functions cannot be stored/,
+    )
   })
 
   it('is idempotent on options.id: a second execute returns the first run', async () => {
@@ -135,7 +141,10 @@ describe('execute', () => {
       await Promise.resolve()
       ctx.data.done = true
     })
-    const [a, b] = await Promise.all([engine.execute(flow, {}, { id: 'x' }), engine.execute(flow, {}, { id: 'x' })])
+    const [a, b] = await Promise.all([
+      engine.execute(flow, {}, { id: 'x' }),
+      engine.execute(flow, {}, { id: 'x' }),
+    ])
     expect(runs).toBe(1)
     expect([a.status, b.status]).toEqual(['completed', 'completed'])
     expect(b.data).toEqual({ done: true })
@@ -265,12 +274,25 @@ describe('hooks, logger and trace', () => {
       {},
     )
     await engine.execute(
-      createWorkflow('bad').step('x', () => {
-        throw new Error('nope')
-      }, { retries: 0 }),
+      createWorkflow('bad').step(
+        'x',
+        () => {
+          throw new Error('nope')
+        },
+        { retries: 0 },
+      ),
       {},
     )
-    expect(calls).toEqual(['start:a:0', 'complete:a:true', 'start:b:1', 'complete:b:true', 'done:ok', 'start:x:0', 'error:x:nope', 'failed:bad:nope'])
+    expect(calls).toEqual([
+      'start:a:0',
+      'complete:a:true',
+      'start:b:1',
+      'complete:b:true',
+      'done:ok',
+      'start:x:0',
+      'error:x:nope',
+      'failed:bad:nope',
+    ])
   })
 
   it('a throwing hook or trace sink changes nothing and is logged as a warning', async () => {
@@ -306,7 +328,14 @@ describe('hooks, logger and trace', () => {
     expect(warnings.some((w) => w.includes('sink boom'))).toBe(true)
 
     const rejecting = testEngine({ logger, trace: { emit: () => Promise.reject(new Error('async sink')) } })
-    expect((await rejecting.engine.execute(createWorkflow('w').step('a', () => {}), {})).status).toBe('completed')
+    expect(
+      (
+        await rejecting.engine.execute(
+          createWorkflow('w').step('a', () => {}),
+          {},
+        )
+      ).status,
+    ).toBe('completed')
   })
 
   it('emits trace events with ids, names, step fields and attempts', async () => {
@@ -314,15 +343,27 @@ describe('hooks, logger and trace', () => {
     const { engine } = testEngine({ trace: { emit: (e) => void events.push(e) } })
     let first = true
     const flow = createWorkflow('traced')
-      .step('a', () => {
-        if (first) {
-          first = false
-          throw new Error('flaky')
-        }
-      }, { retries: 1, backoff: { initial: 0 } })
+      .step(
+        'a',
+        () => {
+          if (first) {
+            first = false
+            throw new Error('flaky')
+          }
+        },
+        { retries: 1, backoff: { initial: 0 } },
+      )
       .step('skip', () => {}, { when: () => false })
     const { id } = await engine.execute(flow, { in: 1 })
-    expect(events.map((e) => e.type)).toEqual(['workflow:start', 'step:start', 'step:retry', 'step:start', 'step:complete', 'step:skipped', 'workflow:complete'])
+    expect(events.map((e) => e.type)).toEqual([
+      'workflow:start',
+      'step:start',
+      'step:retry',
+      'step:start',
+      'step:complete',
+      'step:skipped',
+      'workflow:complete',
+    ])
     for (const e of events) {
       expect(e.workflowId).toBe(id)
       expect(e.workflowName).toBe('traced')
@@ -354,9 +395,13 @@ describe('hooks, logger and trace', () => {
     const logger = new RecordingLogger()
     const { engine } = testEngine({ logger })
     await engine.execute(
-      createWorkflow('w').step('a', () => {
-        throw new Error('x')
-      }, { retries: 1, backoff: { initial: 0 } }),
+      createWorkflow('w').step(
+        'a',
+        () => {
+          throw new Error('x')
+        },
+        { retries: 1, backoff: { initial: 0 } },
+      ),
       {},
     )
     expect(logger.lines.some((l) => l.level === 'warn' && l.message.includes('retrying'))).toBe(true)
@@ -372,12 +417,35 @@ describe('JsonFileTraceSink', () => {
     const dir = await mkdtemp(join(tmpdir(), 'flux-trace-'))
     const path = join(dir, 'deep', 'er', 'trace.ndjson')
     const sink = new JsonFileTraceSink({ path, reset: true })
-    await sink.emit({ type: 'workflow:start', timestamp: 1, workflowId: 'a', workflowName: 'w', input: { big: 1n, m: new Map([[1, 2]]) } })
-    expect((await readFile(path, 'utf8')).trim().split('\n').map((l) => JSON.parse(l).type)).toEqual(['workflow:start'])
+    await sink.emit({
+      type: 'workflow:start',
+      timestamp: 1,
+      workflowId: 'a',
+      workflowName: 'w',
+      input: { big: 1n, m: new Map([[1, 2]]) },
+    })
+    expect(
+      (await readFile(path, 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).type),
+    ).toEqual(['workflow:start'])
     const engine = new FluxEngine({ storage: new MemoryStorage(), trace: sink })
-    await engine.execute(createWorkflow('w').step('a', () => {}), {})
-    const lines = (await readFile(path, 'utf8')).trim().split('\n').map((l) => JSON.parse(l))
-    expect(lines.map((l) => l.type)).toEqual(['workflow:start', 'workflow:start', 'step:start', 'step:complete', 'workflow:complete'])
+    await engine.execute(
+      createWorkflow('w').step('a', () => {}),
+      {},
+    )
+    const lines = (await readFile(path, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+    expect(lines.map((l) => l.type)).toEqual([
+      'workflow:start',
+      'workflow:start',
+      'step:start',
+      'step:complete',
+      'workflow:complete',
+    ])
     await sink.close()
     const again = new JsonFileTraceSink({ path, reset: true })
     await again.emit({ type: 'workflow:start', timestamp: 2, workflowId: 'b', workflowName: 'w' })

@@ -15,7 +15,9 @@ describe('retries and backoff', () => {
   it('computes min(max, initial·factor^(n−1)) with full jitter by default', () => {
     const e = new Error('x')
     const o = { initial: 100, factor: 3, max: 1000 }
-    expect([1, 2, 3, 4].map((n) => backoffDelay({ ...o, jitter: false }, {}, n, e))).toEqual([100, 300, 900, 1000])
+    expect([1, 2, 3, 4].map((n) => backoffDelay({ ...o, jitter: false }, {}, n, e))).toEqual([
+      100, 300, 900, 1000,
+    ])
     expect([1, 2, 3].map((n) => backoffDelay(o, {}, n, e, () => 0.5))).toEqual([50, 150, 450])
     expect(backoffDelay(o, {}, 2, e, () => 0)).toBe(0)
     expect(backoffDelay(undefined, {}, 1, e, () => 0.999)).toBe(999)
@@ -77,20 +79,28 @@ describe('retries and backoff', () => {
   it('makes errors final at once: Flux.fail, NonRetryableError, retryIf', async () => {
     const { engine } = testEngine()
     let calls = 0
-    const viaFail = createWorkflow('a').step('x', () => {
-      calls++
-      Flux.fail('business rule')
-    }, { retries: 5 })
+    const viaFail = createWorkflow('a').step(
+      'x',
+      () => {
+        calls++
+        Flux.fail('business rule')
+      },
+      { retries: 5 },
+    )
     const r1 = await engine.execute(viaFail, {})
     expect([r1.status, calls, r1.history[0]!.attempts]).toEqual(['failed', 1, 1])
     expect(r1.error).toBeInstanceOf(NonRetryableError)
     expect(r1.error!.message).toBe('business rule')
 
     calls = 0
-    const viaThrow = createWorkflow('b').step('x', () => {
-      calls++
-      throw new NonRetryableError('no')
-    }, { retries: 5 })
+    const viaThrow = createWorkflow('b').step(
+      'x',
+      () => {
+        calls++
+        throw new NonRetryableError('no')
+      },
+      { retries: 5 },
+    )
     expect((await engine.execute(viaThrow, {})).status).toBe('failed')
     expect(calls).toBe(1)
 

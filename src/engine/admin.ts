@@ -48,7 +48,8 @@ export function resetRecords(
 /** Index of `fromStep` among a run's steps, with the origin's messages. */
 export function stepIndex(shape: RunMeta['steps'], fromStep: number | string): number {
   if (typeof fromStep === 'number') {
-    if (!Number.isInteger(fromStep) || fromStep < 0 || fromStep >= shape.length) throw new InvalidStepError(`Invalid step index: ${fromStep}`)
+    if (!Number.isInteger(fromStep) || fromStep < 0 || fromStep >= shape.length)
+      throw new InvalidStepError(`Invalid step index: ${fromStep}`)
     return fromStep
   }
   const index = shape.findIndex(([name]) => name === fromStep)
@@ -79,26 +80,47 @@ export interface RetryRequest {
  * Resets a run from a step and leaves it `pending` for a worker. Refuses a run whose lease is
  * held by a live owner. Returns the updated row.
  */
-export async function requestRetry(store: FluxStore, id: string, request: RetryRequest = {}): Promise<RunRecord> {
+export async function requestRetry(
+  store: FluxStore,
+  id: string,
+  request: RetryRequest = {},
+): Promise<RunRecord> {
   const now = request.now ?? Date.now()
   const serializer = request.serializer ?? defaultSerializer
   const token = `operator/${globalThis.crypto.randomUUID()}`
   const existing = await store.getRun(id)
   if (!existing) throw new WorkflowNotFoundError(id)
-  const snapshot = await store.claimRun({ id, lease: { owner: 'operator', token, expiresAt: now + 30_000 }, now })
-  if (!snapshot) throw new FluxError(`Workflow ${id} is being run by ${existing.leaseOwner ?? 'another owner'}; wait for it or cancel it first`)
+  const snapshot = await store.claimRun({
+    id,
+    lease: { owner: 'operator', token, expiresAt: now + 30_000 },
+    now,
+  })
+  if (!snapshot)
+    throw new FluxError(
+      `Workflow ${id} is being run by ${existing.leaseOwner ?? 'another owner'}; wait for it or cancel it first`,
+    )
   try {
     const meta = parseMeta(snapshot.run)
     const history = foldSnapshot(serializer, snapshot).history
     const start =
-      request.fromStep === undefined ? defaultRestart(snapshot.run, history, meta.steps.length) : stepIndex(meta.steps, request.fromStep)
+      request.fromStep === undefined
+        ? defaultRestart(snapshot.run, history, meta.steps.length)
+        : stepIndex(meta.steps, request.fromStep)
     const body: CheckpointBody = { h: resetRecords(history, meta.steps, start, request.recommit === true) }
     const cleanMeta: RunMeta = { steps: meta.steps }
     await store.checkpoint({
       id,
       token,
       now,
-      patch: { status: 'pending', cursor: start, waitingFor: null, wakeAt: null, error: null, completedAt: null, meta: JSON.stringify(cleanMeta) },
+      patch: {
+        status: 'pending',
+        cursor: start,
+        waitingFor: null,
+        wakeAt: null,
+        error: null,
+        completedAt: null,
+        meta: JSON.stringify(cleanMeta),
+      },
       body: serializer.encode(body, 'history'),
       release: true,
     })
@@ -118,7 +140,12 @@ export async function storeSignal(
   options: { now?: number; serializer?: Serializer } = {},
 ): Promise<Extract<DeliverSignalResult, { outcome: 'delivered' | 'queued' }>> {
   const serializer = options.serializer ?? defaultSerializer
-  const outcome = await store.deliverSignal({ id, name, payload: serializer.encode(payload, 'payload'), now: options.now ?? Date.now() })
+  const outcome = await store.deliverSignal({
+    id,
+    name,
+    payload: serializer.encode(payload, 'payload'),
+    now: options.now ?? Date.now(),
+  })
   switch (outcome.outcome) {
     case 'not-found':
       throw new WorkflowNotFoundError(id)
@@ -134,7 +161,12 @@ export async function storeSignal(
 }
 
 /** Cancels a run that has not ended. Returns its status afterwards. */
-export async function cancelStored(store: FluxStore, id: string, reason?: string, now = Date.now()): Promise<WorkflowStatus> {
+export async function cancelStored(
+  store: FluxStore,
+  id: string,
+  reason?: string,
+  now = Date.now(),
+): Promise<WorkflowStatus> {
   const run = await store.cancelRun({ id, now, error: storeError(new WorkflowCancelledError(reason)) })
   if (!run) throw new WorkflowNotFoundError(id)
   return run.status

@@ -177,7 +177,11 @@ export class FluxEngine {
    */
   start(): Promise<void>
   start<TInput>(flow: FlowLike<TInput, any>, input: TInput, options?: ExecuteOptions): Promise<string>
-  async start<TInput>(flow?: FlowLike<TInput, any>, input?: TInput, options: ExecuteOptions = {}): Promise<string | void> {
+  async start<TInput>(
+    flow?: FlowLike<TInput, any>,
+    input?: TInput,
+    options: ExecuteOptions = {},
+  ): Promise<string | void> {
     if (flow === undefined) return this.startWorker()
     const startedAt = this.#core.clock.now()
     const resolved = this.#registry.add(flow)
@@ -273,9 +277,10 @@ export class FluxEngine {
   }
 
   /**
-   * Claims every run of a registered workflow that needs an owner (lease expired, timer due,
-   * signal arrived, pending) and continues it; resolves with their ids once each is at rest or
-   * parked. Never takes a run whose lease is still being renewed.
+   * Claims every run of a registered workflow that has lost its owner (lease expired or released,
+   * timer due, signal arrived with nobody to continue it) and continues it; resolves with their
+   * ids once each is at rest or parked. Never takes a run whose lease is still being renewed.
+   * Queued runs (`enqueue`) are left to workers.
    */
   async recover(): Promise<string[]> {
     await this.init()
@@ -284,10 +289,12 @@ export class FluxEngine {
     for (;;) {
       const keys = this.#registry.keys()
       if (keys.length === 0) break
+      // Queued (`pending`) runs are left to workers, which respect their concurrency limits.
       const claimed = await this.#core.store.claimDue({
         lease: this.#driver.lease(),
         now: this.#core.clock.now(),
         definitionKeys: keys,
+        kinds: ['orphaned', 'timer', 'signal'],
         limit: 100,
       })
       if (claimed.length === 0) break

@@ -27,24 +27,38 @@ export interface SignalOptions {
   wait?: boolean
 }
 
-export async function resumeRun(driver: Driver, preferred: ResolvedDefinition, id: string, options: ResumeOptions): Promise<FluxResult | null> {
+export async function resumeRun(
+  driver: Driver,
+  preferred: ResolvedDefinition,
+  id: string,
+  options: ResumeOptions,
+): Promise<FluxResult | null> {
   const core = driver.core
   const startedAt = core.clock.now()
   const existing = await core.store.getRun(id)
   if (!existing) return null
   if (existing.workflowName !== preferred.name) {
-    throw new FluxError(`Workflow name mismatch: ${existing.workflowName} !== ${preferred.name}`, 'DEFINITION_CHANGED')
+    throw new FluxError(
+      `Workflow name mismatch: ${existing.workflowName} !== ${preferred.name}`,
+      'DEFINITION_CHANGED',
+    )
   }
   const resolved = driver.registry.forRun(existing, preferred)
   const explicit = options.fromStep !== undefined ? stepIndex(resolved.shape, options.fromStep) : undefined
   if (existing.status === 'completed' && explicit === undefined) return driver.resultFromStore(id, startedAt)
   const snapshot = await driver.claim(id, ANY_STATUS)
   if (!snapshot) {
-    throw new FluxError(`Workflow ${id} is being run by ${existing.leaseOwner ?? 'another owner'}; wait for it or cancel it first`)
+    throw new FluxError(
+      `Workflow ${id} is being run by ${existing.leaseOwner ?? 'another owner'}; wait for it or cancel it first`,
+    )
   }
   const state = new RunState(core, resolved, snapshot, core.serializer.decode(snapshot.run.input))
   const { run } = snapshot
-  const active = run.status === 'running' || run.status === 'pending' || run.status === 'suspended' || run.status === 'rolling_back'
+  const active =
+    run.status === 'running' ||
+    run.status === 'pending' ||
+    run.status === 'suspended' ||
+    run.status === 'rolling_back'
   if (explicit === undefined && active) return continueClaimed(driver, snapshot, state, resolved, startedAt)
   if (explicit === undefined && run.status === 'compensation_failed') {
     // Finish the rollback an operator was asked to look at.
@@ -53,7 +67,8 @@ export async function resumeRun(driver: Driver, preferred: ResolvedDefinition, i
     return continueClaimed(driver, snapshot, state, resolved, startedAt)
   }
   const start = explicit ?? defaultRestart(run, state.history, resolved.shape.length)
-  for (const [i, record] of resetRecords(state.history, resolved.shape, start, options.recommit === true)) state.setStep(i, record)
+  for (const [i, record] of resetRecords(state.history, resolved.shape, start, options.recommit === true))
+    state.setStep(i, record)
   state.status = 'running'
   state.cursor = start
   state.waitingFor = null
@@ -78,7 +93,13 @@ const ANY_STATUS = [
 ] as const
 
 /** Continues a claimed run whose reset writes were issued on `state`. */
-async function continueClaimed(driver: Driver, snapshot: RunSnapshot, state: RunState, resolved: ResolvedDefinition, startedAt: number): Promise<FluxResult> {
+async function continueClaimed(
+  driver: Driver,
+  snapshot: RunSnapshot,
+  state: RunState,
+  resolved: ResolvedDefinition,
+  startedAt: number,
+): Promise<FluxResult> {
   await state.barrier()
   const fresh = await driver.core.store.loadRun(snapshot.run.id)
   if (!fresh) throw new WorkflowNotFoundError(snapshot.run.id)
@@ -95,7 +116,10 @@ export async function signalRun(
 ): Promise<FluxResult> {
   const core = driver.core
   const startedAt = core.clock.now()
-  const outcome = await storeSignal(core.store, id, name, payload, { now: core.clock.now(), serializer: core.serializer })
+  const outcome = await storeSignal(core.store, id, name, payload, {
+    now: core.clock.now(),
+    serializer: core.serializer,
+  })
   await trace(driver, id, outcome.run.workflowName, name, payload, outcome.outcome)
   if (outcome.outcome === 'queued' || options.wait === false) return driver.resultFromStore(id, startedAt)
   const definition = driver.registry.forRun(outcome.run, resolved)

@@ -48,10 +48,15 @@ export class Registry {
     return this.#byKey.get(key)
   }
 
-  /** The definition that may continue `run`, or a `FluxDefinitionChangedError` naming what changed. */
-  forRun(run: RunRecord, preferred?: ResolvedDefinition): ResolvedDefinition {
+  /**
+   * The definition that may continue `run`, or a `FluxDefinitionChangedError` naming what changed.
+   * With `atHand` (the flow passed to resume/signal) only that definition is acceptable; without
+   * it, any registered version that matches the run.
+   */
+  forRun(run: RunRecord, atHand?: ResolvedDefinition): ResolvedDefinition {
+    const preferred = atHand
     if (preferred && preferred.key === run.definitionKey) return preferred
-    const hit = this.#byKey.get(run.definitionKey)
+    const hit = preferred ? undefined : this.#byKey.get(run.definitionKey)
     if (hit) return hit
     const candidates = preferred ? [preferred] : (this.#byName.get(run.workflowName) ?? [])
     const stored = parseMeta(run).steps

@@ -126,9 +126,18 @@ export interface ClaimRunParams {
   statuses?: readonly WorkflowStatus[]
 }
 
+/**
+ * Why a run is due: `pending` (queued, delay passed), `orphaned` (running or rolling back with a
+ * free lease: its owner died or let go), `timer` (suspended with a due `wakeAt`), `signal`
+ * (suspended on a wait whose signal is in the mailbox).
+ */
+export type ClaimKind = 'pending' | 'orphaned' | 'timer' | 'signal'
+
 export interface ClaimDueParams {
   lease: LeaseParams
   now: number
+  /** Only these kinds of due runs; all when absent. (Recovery skips `pending`: queued work is for workers.) */
+  kinds?: readonly ClaimKind[]
   /** Only runs whose `definitionKey` is one of these. */
   definitionKeys: readonly string[]
   /** Only runs on these queues; all when absent. */

@@ -5,7 +5,13 @@ import { FakeClock } from '../../src/testing/index.js'
 export function testEngine(config: FluxEngineConfig = {}) {
   const clock = (config.clock as FakeClock | undefined) ?? new FakeClock()
   const storage = config.storage ?? new MemoryStorage()
-  const engine = new FluxEngine({ logger: new FluxSilentLogger(), random: () => 0.5, ...config, clock, storage })
+  const engine = new FluxEngine({
+    logger: new FluxSilentLogger(),
+    random: () => 0.5,
+    ...config,
+    clock,
+    storage,
+  })
   return { engine, clock, storage: storage as MemoryStorage }
 }
 

@@ -13,6 +13,7 @@ import {
   type CheckpointParams,
   type CheckpointRecord,
   type ClaimDueParams,
+  type ClaimKind,
   type ClaimRunParams,
   type CreateRunParams,
   type CreateRunResult,
@@ -110,8 +111,16 @@ export class MemoryStorage implements FluxStore, WorkflowStorage {
     return snapshot(entry)
   }
 
-  async claimDue({ lease, now, definitionKeys, queues, limit }: ClaimDueParams): Promise<RunSnapshot[]> {
+  async claimDue({
+    lease,
+    now,
+    definitionKeys,
+    queues,
+    limit,
+    kinds,
+  }: ClaimDueParams): Promise<RunSnapshot[]> {
     const keys = new Set(definitionKeys)
+    const wanted = kinds ? new Set(kinds) : null
     const queueSet = queues ? new Set(queues) : null
     const due: Entry[] = []
     for (const entry of this.#runs.values()) {
@@ -119,7 +128,8 @@ export class MemoryStorage implements FluxStore, WorkflowStorage {
       if (!keys.has(run.definitionKey)) continue
       if (queueSet && !queueSet.has(run.queue)) continue
       if (!leaseIsFree(run, lease, now) || run.leaseToken === lease.token) continue
-      if (isDue(entry, now)) due.push(entry)
+      const kind = dueKind(entry, now)
+      if (kind && (!wanted || wanted.has(kind))) due.push(entry)
     }
     due.sort((a, b) => b.run.priority - a.run.priority || dueTime(a.run) - dueTime(b.run))
     const claimed = due.slice(0, Math.max(0, limit))
@@ -252,16 +262,16 @@ function take(entry: Entry, lease: LeaseParams, now: number): void {
   entry.run.revision++
 }
 
-function isDue(entry: Entry, now: number): boolean {
+function dueKind(entry: Entry, now: number): ClaimKind | undefined {
   const { run } = entry
   switch (run.status) {
     case 'pending':
-      return run.wakeAt === null || run.wakeAt <= now
+      return run.wakeAt === null || run.wakeAt <= now ? 'pending' : undefined
     case 'suspended':
-      if (run.wakeAt !== null && run.wakeAt <= now) return true
-      return run.waitingFor !== null && entry.signals.some((s) => s.name === run.waitingFor)
+      if (run.waitingFor !== null && entry.signals.some((s) => s.name === run.waitingFor)) return 'signal'
+      return run.wakeAt !== null && run.wakeAt <= now ? 'timer' : undefined
     default:
-      return ACTIVE_STATUSES.includes(run.status)
+      return ACTIVE_STATUSES.includes(run.status) ? 'orphaned' : undefined
   }
 }
 
