@@ -1,0 +1,169 @@
+/**
+ * The schema of the SQLite adapter as numbered migrations, and the runner that applies them.
+ *
+ * Each applied migration is a row in the migrations table. The runner applies the missing ones
+ * in order inside one `BEGIN IMMEDIATE` transaction (SQLite DDL is transactional), so several
+ * processes opening one file at once apply each migration exactly once: the second waits for
+ * the first's COMMIT and then finds nothing to do. Every statement is also `IF NOT EXISTS`, so a
+ * half-applied schema from a crash can never wedge it. Migrations are append-only: a released
+ * one is never edited, a change is a new number.
+ */
+import { StorageError } from '../../errors.js'
+import type { SqliteConnection } from './driver.js'
+import { buildSql, type TableNames, TX } from './sql.js'
+
+/** One schema change. */
+export interface Migration {
+  version: number
+  name: string
+  /** Statements, each run on its own (drivers differ on multi-statement text). */
+  statements: (t: TableNames) => string[]
+}
+
+/**
+ * No FOREIGN KEY clauses: the verbs delete a run's checkpoints and signals in the same
+ * transaction as the run, which holds whatever a connection's `foreign_keys` setting is (a
+ * handle passed by the user may have it off), and an append does not pay a parent lookup.
+ */
+export const MIGRATIONS: readonly Migration[] = Object.freeze([
+  {
+    version: 1,
+    name: 'runs, checkpoints and signals',
+    statements: (t) => [
+      `CREATE TABLE IF NOT EXISTS ${t.runs} (
+        id TEXT NOT NULL PRIMARY KEY,
+        workflow_name TEXT NOT NULL,
+        workflow_version TEXT,
+        definition_hash TEXT NOT NULL,
+        definition_key TEXT NOT NULL,
+        status TEXT NOT NULL,
+        queue TEXT NOT NULL DEFAULT 'default',
+        priority INTEGER NOT NULL DEFAULT 0,
+        input TEXT NOT NULL,
+        cursor INTEGER NOT NULL DEFAULT 0,
+        waiting_for TEXT,
+        wake_at INTEGER,
+        lease_owner TEXT,
+        lease_token TEXT,
+        lease_expires_at INTEGER,
+        error TEXT,
+        meta TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        completed_at INTEGER,
+        revision INTEGER NOT NULL DEFAULT 1
+      )`,
+      // A rowid table, not WITHOUT ROWID: bodies can be 100 KB and would bloat the key b-tree.
+      `CREATE TABLE IF NOT EXISTS ${t.checkpoints} (
+        run_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (run_id, seq)
+      )`,
+      `CREATE TABLE IF NOT EXISTS ${t.signals} (
+        run_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        UNIQUE (run_id, name)
+      )`,
+    ],
+  },
+  {
+    version: 2,
+    name: 'indexes for claims and listing',
+    statements: (t) => [
+      // claimDue: only runs that can need work are in it, so 100,000 finished runs cost nothing;
+      // its order is the claim order, so a claim reads index entries until it has `limit` runs.
+      `CREATE INDEX IF NOT EXISTS ${t.runs}_due_idx
+        ON ${t.runs} (priority DESC, COALESCE(wake_at, created_at))
+        WHERE status IN ('pending', 'running', 'rolling_back', 'suspended')`,
+      // listRuns: newest first, unfiltered or by workflow or by status, paged by LIMIT/OFFSET.
+      `CREATE INDEX IF NOT EXISTS ${t.runs}_created_idx ON ${t.runs} (created_at DESC, id DESC)`,
+      `CREATE INDEX IF NOT EXISTS ${t.runs}_name_created_idx
+        ON ${t.runs} (workflow_name, created_at DESC, id DESC)`,
+      `CREATE INDEX IF NOT EXISTS ${t.runs}_status_created_idx
+        ON ${t.runs} (status, created_at DESC, id DESC)`,
+    ],
+  },
+])
+
+/** The schema version this build writes. */
+export const SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0)
+
+/** A row of the migrations table. */
+export interface AppliedMigration {
+  version: number
+  name: string
+  appliedAt: number
+}
+
+/**
+ * Brings the schema up to `target` (default: the latest) and returns the versions it applied.
+ * Refuses a file whose schema is newer than this build knows, rather than guess at it.
+ */
+export function migrate(
+  conn: SqliteConnection,
+  tables: TableNames,
+  options: { target?: number; now?: number } = {},
+): number[] {
+  const sql = buildSql(tables)
+  const target = options.target ?? SCHEMA_VERSION
+  conn.exec(sql.createMigrationsTable)
+  conn.exec(TX.beginImmediate)
+  try {
+    assertNotOriginTable(conn, tables)
+    const done = new Set(conn.all<AppliedMigration>(sql.selectMigrations).map((m) => Number(m.version)))
+    const newest = Math.max(0, ...done)
+    if (newest > SCHEMA_VERSION) {
+      throw new StorageError(
+        `The tables "${tables.runs}"… are at schema version ${newest}, newer than this fluxflow knows ` +
+          `(${SCHEMA_VERSION}): upgrade fluxflow, or use another tablePrefix`,
+      )
+    }
+    const applied: number[] = []
+    for (const migration of MIGRATIONS) {
+      if (migration.version > target || done.has(migration.version)) continue
+      for (const statement of migration.statements(tables)) conn.exec(statement)
+      conn.run(sql.insertMigration, {
+        version: migration.version,
+        name: migration.name,
+        appliedAt: options.now ?? Date.now(),
+      })
+      applied.push(migration.version)
+    }
+    conn.exec(TX.commit)
+    return applied
+  } catch (error) {
+    conn.exec(TX.rollback)
+    throw error
+  }
+}
+
+/** The migrations recorded in a store's migrations table, oldest first. */
+export function appliedMigrations(conn: SqliteConnection, tables: TableNames): AppliedMigration[] {
+  return conn
+    .all<AppliedMigration>(buildSql(tables).selectMigrations)
+    .map((m) => ({ version: Number(m.version), name: m.name, appliedAt: Number(m.appliedAt) }))
+}
+
+/**
+ * `@gravito/flux`'s BunSQLiteStorage keeps whole states in one table (default `flux_workflows`)
+ * with other columns. Pointing `tableName` at such a table must fail loudly, not half-work.
+ */
+function assertNotOriginTable(conn: SqliteConnection, tables: TableNames): void {
+  const columns = new Set(
+    conn
+      .all<{ name: string }>(buildSql(tables).selectTableColumns, { table: tables.runs })
+      .map((c) => c.name),
+  )
+  if (columns.size > 0 && !columns.has('definition_key')) {
+    const origin = columns.has('history') && columns.has('current_step')
+    throw new StorageError(
+      `Table "${tables.runs}" already exists with another layout` +
+        (origin ? ' (the one @gravito/flux BunSQLiteStorage writes)' : '') +
+        ': give fluxflow its own tableName or tablePrefix',
+    )
+  }
+}

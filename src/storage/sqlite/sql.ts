@@ -1,0 +1,228 @@
+/**
+ * Every SQL statement of the SQLite adapter, as named constants built once per set of table
+ * names. Values are always bound as `$name` parameters; the only text ever interpolated is a
+ * table name that {@link resolveTables} validated with `assertIdentifier`.
+ *
+ * Lists of values (definition keys, queues, statuses) are bound as one JSON array and read with
+ * `json_each`, so each statement keeps a fixed text (and its cached prepared form) whatever the
+ * length of the list.
+ */
+import { assertIdentifier } from '../contract.js'
+
+/** The tables of one store. */
+export interface TableNames {
+  runs: string
+  checkpoints: string
+  signals: string
+  migrations: string
+}
+
+/** How the caller named the tables: a prefix (`flux_` → `flux_runs`…), or the origin's `tableName`. */
+export interface TableNaming {
+  tablePrefix?: string | undefined
+  tableName?: string | undefined
+}
+
+/**
+ * Table names from the options. `tableName` (the origin's option) names the runs table and its
+ * companions get it as a prefix: `tableName: 'jobs'` → `jobs`, `jobs_checkpoints`,
+ * `jobs_signals`, `jobs_migrations`. Otherwise `tablePrefix` (default `flux_`) is put before
+ * `runs`, `checkpoints`, `signals`, `migrations`.
+ */
+export function resolveTables({ tablePrefix, tableName }: TableNaming): TableNames {
+  if (tableName !== undefined && tablePrefix !== undefined) {
+    throw new TypeError('SqliteStorage: pass tablePrefix or tableName, not both')
+  }
+  if (tableName !== undefined) {
+    const base = assertIdentifier(tableName, 'table name')
+    return {
+      runs: base,
+      checkpoints: assertIdentifier(`${base}_checkpoints`, 'table name'),
+      signals: assertIdentifier(`${base}_signals`, 'table name'),
+      migrations: assertIdentifier(`${base}_migrations`, 'table name'),
+    }
+  }
+  const prefix = tablePrefix ?? 'flux_'
+  // An empty prefix is allowed; validate it as the start of a name.
+  if (prefix !== '') assertIdentifier(prefix, 'table prefix')
+  return {
+    runs: assertIdentifier(`${prefix}runs`, 'table name'),
+    checkpoints: assertIdentifier(`${prefix}checkpoints`, 'table name'),
+    signals: assertIdentifier(`${prefix}signals`, 'table name'),
+    migrations: assertIdentifier(`${prefix}migrations`, 'table name'),
+  }
+}
+
+/**
+ * Statuses a run can need work in. The claim index is partial over exactly this list, and the
+ * claim query repeats it verbatim: SQLite uses a partial index only when the query's WHERE
+ * contains the index's WHERE term as written.
+ */
+const ACTIVE_SQL_LIST = `('pending', 'running', 'rolling_back', 'suspended')`
+
+const RUN_COLUMNS = `id, workflow_name, workflow_version, definition_hash, definition_key, status, queue,
+  priority, input, cursor, waiting_for, wake_at, lease_owner, lease_token, lease_expires_at, error, meta,
+  created_at, updated_at, completed_at, revision`
+
+const RUN_VALUES = `$id, $workflowName, $workflowVersion, $definitionHash, $definitionKey, $status, $queue,
+  $priority, $input, $cursor, $waitingFor, $wakeAt, $leaseOwner, $leaseToken, $leaseExpiresAt, $error, $meta,
+  $createdAt, $updatedAt, $completedAt, $revision`
+
+/** Optional filters of `listRuns`; each binds its own parameters and they are joined with AND. */
+export interface ListFilterSql {
+  workflowName: string
+  statuses: string
+  /** `id` in [`$idFrom`, `$idTo`): uses the primary key; the substr check keeps it exact. */
+  idPrefixRange: string
+  /** For a prefix with no successor string (ends in U+10FFFF): lower bound only. */
+  idPrefixOpen: string
+  createdAfter: string
+  createdBefore: string
+}
+
+/** Builds the statements for one set of tables. */
+export function buildSql(t: TableNames) {
+  const { runs, checkpoints, signals, migrations } = t
+  return {
+    // Schema bookkeeping.
+    createMigrationsTable: `CREATE TABLE IF NOT EXISTS ${migrations} (
+      version INTEGER PRIMARY KEY,
+      name TEXT NOT NULL,
+      applied_at INTEGER NOT NULL
+    )`,
+    selectMigrations: `SELECT version, name, applied_at AS appliedAt FROM ${migrations} ORDER BY version`,
+    insertMigration: `INSERT INTO ${migrations} (version, name, applied_at) VALUES ($version, $name, $appliedAt)`,
+    selectTableColumns: `SELECT name FROM pragma_table_info($table)`,
+
+    // Runs.
+    insertRunIfAbsent: `INSERT INTO ${runs} (${RUN_COLUMNS}) VALUES (${RUN_VALUES}) ON CONFLICT(id) DO NOTHING`,
+    upsertRun: `INSERT INTO ${runs} (${RUN_COLUMNS}) VALUES (${RUN_VALUES})
+      ON CONFLICT(id) DO UPDATE SET
+        workflow_name = excluded.workflow_name, workflow_version = excluded.workflow_version,
+        definition_hash = excluded.definition_hash, definition_key = excluded.definition_key,
+        status = excluded.status, queue = excluded.queue, priority = excluded.priority,
+        input = excluded.input, cursor = excluded.cursor, waiting_for = excluded.waiting_for,
+        wake_at = excluded.wake_at, lease_owner = excluded.lease_owner, lease_token = excluded.lease_token,
+        lease_expires_at = excluded.lease_expires_at, error = excluded.error, meta = excluded.meta,
+        created_at = excluded.created_at, updated_at = excluded.updated_at,
+        completed_at = excluded.completed_at, revision = excluded.revision`,
+    selectRun: `SELECT ${RUN_COLUMNS} FROM ${runs} WHERE id = $id`,
+    selectRevision: `SELECT revision FROM ${runs} WHERE id = $id`,
+    selectLeaseToken: `SELECT lease_token FROM ${runs} WHERE id = $id`,
+    deleteRun: `DELETE FROM ${runs} WHERE id = $id`,
+
+    /**
+     * The fenced checkpoint: one UPDATE whose WHERE is the fence, so "the token no longer holds
+     * the lease" is exactly "0 rows changed". Each patch field has a `$set…` flag because a patch
+     * may set a column to NULL (absent ≠ null).
+     */
+    checkpointRun: `UPDATE ${runs} SET
+        status = CASE WHEN $setStatus THEN $status ELSE status END,
+        cursor = CASE WHEN $setCursor THEN $cursor ELSE cursor END,
+        waiting_for = CASE WHEN $setWaitingFor THEN $waitingFor ELSE waiting_for END,
+        wake_at = CASE WHEN $setWakeAt THEN $wakeAt ELSE wake_at END,
+        error = CASE WHEN $setError THEN $error ELSE error END,
+        meta = CASE WHEN $setMeta THEN $meta ELSE meta END,
+        completed_at = CASE WHEN $setCompletedAt THEN $completedAt ELSE completed_at END,
+        lease_owner = CASE WHEN $release THEN NULL ELSE lease_owner END,
+        lease_token = CASE WHEN $release THEN NULL ELSE lease_token END,
+        lease_expires_at = CASE WHEN $release THEN NULL
+          WHEN $leaseExpiresAt IS NOT NULL THEN $leaseExpiresAt ELSE lease_expires_at END,
+        updated_at = $now,
+        revision = revision + 1
+      WHERE id = $id AND lease_token = $token`,
+    renewLease: `UPDATE ${runs} SET lease_expires_at = $expiresAt WHERE id = $id AND lease_token = $token`,
+    releaseLease: `UPDATE ${runs}
+      SET lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, updated_at = $now, revision = revision + 1
+      WHERE id = $id AND lease_token = $token`,
+    takeLease: `UPDATE ${runs}
+      SET lease_owner = $owner, lease_token = $token, lease_expires_at = $expiresAt, updated_at = $now,
+        revision = revision + 1
+      WHERE id = $id`,
+    touchRun: `UPDATE ${runs} SET updated_at = $now, revision = revision + 1 WHERE id = $id`,
+    cancelRun: `UPDATE ${runs}
+      SET status = 'cancelled', error = $error, completed_at = $now, waiting_for = NULL, wake_at = NULL,
+        lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, updated_at = $now,
+        revision = revision + 1
+      WHERE id = $id`,
+
+    /**
+     * Due runs, for claimDue, inside BEGIN IMMEDIATE (which is what keeps two processes from
+     * taking the same run: the second waits for the first's COMMIT, then sees its leases).
+     * Walks the partial `…_due_idx` in (priority DESC, due time, rowid) order and stops at the
+     * limit; the lease and due conditions mirror `leaseIsFree` and MemoryStorage's `isDue`.
+     */
+    selectDue: `SELECT r.id AS id FROM ${runs} r
+      WHERE r.status IN ${ACTIVE_SQL_LIST}
+        AND r.definition_key IN (SELECT value FROM json_each($keys))
+        AND ($queues IS NULL OR r.queue IN (SELECT value FROM json_each($queues)))
+        AND (r.lease_token IS NULL OR r.lease_token <> $token)
+        AND (r.lease_token IS NULL OR r.lease_expires_at <= $now OR r.lease_owner = $owner)
+        AND (
+          (r.status = 'pending' AND (r.wake_at IS NULL OR r.wake_at <= $now))
+          OR r.status IN ('running', 'rolling_back')
+          OR (r.status = 'suspended' AND r.wake_at <= $now)
+          OR (r.status = 'suspended' AND r.waiting_for IS NOT NULL AND EXISTS (
+            SELECT 1 FROM ${signals} s WHERE s.run_id = r.id AND s.name = r.waiting_for))
+        )
+      ORDER BY r.priority DESC, COALESCE(r.wake_at, r.created_at) ASC, r.rowid ASC
+      LIMIT $limit`,
+
+    // Listing: SELECT/COUNT heads and the filter fragments `listQuery` joins.
+    listHead: `SELECT ${RUN_COLUMNS} FROM ${runs}`,
+    countHead: `SELECT COUNT(*) AS total FROM ${runs}`,
+    listTail: 'ORDER BY created_at DESC, id DESC LIMIT $limit OFFSET $offset',
+    listFilters: {
+      workflowName: 'workflow_name = $workflowName',
+      statuses: 'status IN (SELECT value FROM json_each($statuses))',
+      idPrefixRange: 'id >= $idFrom AND id < $idTo AND substr(id, 1, $idLength) = $idPrefix',
+      idPrefixOpen: 'id >= $idFrom AND substr(id, 1, $idLength) = $idPrefix',
+      createdAfter: 'created_at >= $createdAfter',
+      createdBefore: 'created_at < $createdBefore',
+    } satisfies ListFilterSql,
+
+    // Checkpoints. The next seq is read from the primary key (run_id, seq): one index seek.
+    appendCheckpoint: `INSERT INTO ${checkpoints} (run_id, seq, at, body)
+      SELECT $id, COALESCE(MAX(seq), 0) + 1, $at, $body FROM ${checkpoints} WHERE run_id = $id`,
+    insertCheckpoint: `INSERT INTO ${checkpoints} (run_id, seq, at, body) VALUES ($id, $seq, $at, $body)`,
+    selectCheckpoints: `SELECT seq, at, body FROM ${checkpoints} WHERE run_id = $id ORDER BY seq`,
+    deleteCheckpoints: `DELETE FROM ${checkpoints} WHERE run_id = $id`,
+
+    // Mailbox. rowid order is arrival order.
+    insertSignal: `INSERT INTO ${signals} (run_id, name, payload, at) VALUES ($id, $name, $payload, $at)`,
+    selectSignal: `SELECT name, payload, at FROM ${signals} WHERE run_id = $id AND name = $name`,
+    selectSignals: `SELECT name, payload, at FROM ${signals} WHERE run_id = $id ORDER BY rowid`,
+    deleteSignal: `DELETE FROM ${signals} WHERE run_id = $id AND name = $name`,
+    deleteSignals: `DELETE FROM ${signals} WHERE run_id = $id`,
+  } as const
+}
+
+/** The statements of one store. */
+export type StoreSql = ReturnType<typeof buildSql>
+
+/** Transaction control, shared by every store. */
+export const TX = {
+  /** Takes the write lock up front, so a read-then-write can never be overtaken by another process. */
+  beginImmediate: 'BEGIN IMMEDIATE',
+  /** For multi-statement reads: one WAL snapshot for all of them. */
+  beginRead: 'BEGIN DEFERRED',
+  commit: 'COMMIT',
+  rollback: 'ROLLBACK',
+  savepoint: 'SAVEPOINT flux_write',
+  releaseSavepoint: 'RELEASE flux_write',
+  rollbackToSavepoint: 'ROLLBACK TO flux_write',
+} as const
+
+/** The PRAGMAs applied when a connection opens. Each takes a validated literal, never user text. */
+export const PRAGMA = {
+  walMode: 'PRAGMA journal_mode = WAL',
+  synchronous: {
+    OFF: 'PRAGMA synchronous = OFF',
+    NORMAL: 'PRAGMA synchronous = NORMAL',
+    FULL: 'PRAGMA synchronous = FULL',
+    EXTRA: 'PRAGMA synchronous = EXTRA',
+  },
+  readSynchronous: 'PRAGMA synchronous',
+  /** busy_timeout takes no bound parameter; the value is an integer checked by the caller. */
+  busyTimeout: (ms: number): string => `PRAGMA busy_timeout = ${Math.trunc(ms)}`,
+} as const
