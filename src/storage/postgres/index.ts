@@ -1,0 +1,11 @@
+/**
+ * fluxflow/postgres: durable storage on PostgreSQL for scale-out workers.
+ */
+export type {
+  NotificationLike,
+  PoolClientLike,
+  PoolLike,
+  QueryableLike,
+  QueryResultLike,
+} from './driver.js'
+export { PostgresStorage, type PostgresStorageOptions } from './postgres-storage.js'

@@ -1,0 +1,374 @@
+/**
+ * Postgres storage: the durable contract on one Postgres schema, for any number of processes.
+ *
+ * Every verb is one statement (or one statement per step of a lease-fenced sequence), so no
+ * transaction handle ever leaves this class. Checkpoints, parks and releases go through a
+ * group-commit writer (writer.ts); claims use `FOR UPDATE SKIP LOCKED`; `subscribe` pushes
+ * LISTEN/NOTIFY wake-ups (notifier.ts). Why each statement is correct is written beside it, in
+ * sql.ts.
+ */
+import { StorageError } from '../../errors.js'
+import type { WorkflowFilter, WorkflowState, WorkflowStorage } from '../../types.js'
+import {
+  assertIdentifier,
+  type CancelRunParams,
+  type CheckpointParams,
+  type ClaimDueParams,
+  type ClaimRunParams,
+  type CreateRunParams,
+  type CreateRunResult,
+  type DeliverSignalParams,
+  type DeliverSignalResult,
+  type FluxStore,
+  type ListRunsParams,
+  type ListRunsResult,
+  type ParkParams,
+  type ParkResult,
+  type ReleaseParams,
+  type RenewLeasesParams,
+  type ReplacementRun,
+  type RunRecord,
+  type RunSnapshot,
+  type StoreEvent,
+} from '../contract.js'
+import { listStates, loadState, stateToReplacement } from '../origin-view.js'
+import { createPool, executeSql, type PoolLike, type QueryableLike } from './driver.js'
+import { migrate } from './migrations.js'
+import { Notifier } from './notifier.js'
+import {
+  byDueOrder,
+  prefixPattern,
+  type RunRow,
+  runParams,
+  type SnapshotRow,
+  toRunRecord,
+  toSnapshot,
+} from './rows.js'
+import { buildStatements, type Statements } from './sql.js'
+import { GroupCommitWriter, type WriterStats } from './writer.js'
+
+/** Options of {@link PostgresStorage}. */
+export interface PostgresStorageOptions {
+  /** `postgres://…`; used to create our own pool when `pool` is not given. */
+  connectionString?: string
+  /** Your own pool (a `pg.Pool` or anything shaped like it). Never ended by `close()`. */
+  pool?: PoolLike
+  /** Schema holding the tables (created if missing). Letters, digits, underscores. Default `fluxflow`. */
+  schema?: string
+  /** Size of the pool we create (ignored with `pool`). Default 10. */
+  max?: number
+  /** Where the storage reports recoverable trouble (a lost LISTEN connection). Default `console.warn`. */
+  warn?: (message: string) => void
+}
+
+interface Session {
+  pool: PoolLike
+  ownsPool: boolean
+  writer: GroupCommitWriter
+  notifier: Notifier
+}
+
+/** Caps of one group-commit statement. */
+const BATCH_LIMITS = { maxJobs: 1_000, maxBodyChars: 16 * 1024 * 1024 }
+
+/**
+ * Durable storage on PostgreSQL (`pg` 8 as an optional peer, or your own pool).
+ *
+ * `init()` creates or migrates the schema; `init()`/`close()` are reference-counted, so several
+ * engines can share one storage: the pool this storage created is ended when the last `close()`
+ * comes, after every queued write has settled. A pool you pass in is never ended.
+ *
+ * @example
+ * ```ts
+ * const storage = new PostgresStorage({ connectionString: process.env.DATABASE_URL, schema: 'flux' })
+ * const engine = new FluxEngine({ storage, workflows: [orderFlow] })
+ * await engine.worker({ workflows: [orderFlow], concurrency: 20 }).start()
+ * ```
+ */
+export class PostgresStorage implements FluxStore, WorkflowStorage {
+  readonly durable = true as const
+  /** The schema holding this storage's tables; also the NOTIFY channel. */
+  readonly schema: string
+  readonly #options: PostgresStorageOptions
+  readonly #sql: Statements
+  #refs = 0
+  #ready: Promise<Session> | undefined
+  #closing: Promise<void> = Promise.resolve()
+
+  constructor(options: PostgresStorageOptions = {}) {
+    this.schema = assertIdentifier(options.schema ?? 'fluxflow', 'schema name')
+    if (options.max !== undefined && !(Number.isInteger(options.max) && options.max > 0))
+      throw new TypeError(`PostgresStorage: max must be a positive integer, got ${options.max}`)
+    this.#options = options
+    this.#sql = buildStatements(this.schema)
+  }
+
+  /** Connects (creating the pool if needed) and migrates the schema. Each call needs one `close()`. */
+  async init(): Promise<void> {
+    this.#refs++
+    if (!this.#ready) {
+      const ready = this.#open()
+      this.#ready = ready
+      void ready.catch(() => {
+        if (this.#ready === ready) this.#ready = undefined
+      })
+    }
+    try {
+      await this.#ready
+    } catch (error) {
+      this.#refs--
+      throw error
+    }
+  }
+
+  /** Releases one `init()`. The last one waits for queued writes, ends the listener and our pool. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#refs === 0) return this.#closing
+    this.#refs--
+    if (this.#refs > 0) return
+    const ready = this.#ready
+    this.#ready = undefined
+    if (ready) this.#closing = ready.then(shutdown, () => undefined)
+    return this.#closing
+  }
+
+  /** Counters of the group-commit writer since `init()` (statements sent, writes carried). */
+  get writerStats(): WriterStats {
+    return this.#current?.writer.stats ?? { statements: 0, jobs: 0 }
+  }
+
+  #current: Session | undefined
+
+  async #open(): Promise<Session> {
+    // Reopening after a close: let the previous session finish shutting down first.
+    await this.#closing.catch(() => undefined)
+    const ownsPool = this.#options.pool === undefined
+    const pool =
+      this.#options.pool ??
+      (await createPool({
+        ...(this.#options.connectionString !== undefined
+          ? { connectionString: this.#options.connectionString }
+          : {}),
+        max: this.#options.max ?? 10,
+      }))
+    try {
+      await migrate(pool, this.schema, this.#sql)
+    } catch (error) {
+      if (ownsPool) await pool.end().catch(() => undefined)
+      throw error
+    }
+    const warn = this.#options.warn ?? ((message: string) => console.warn(message))
+    const session: Session = {
+      pool,
+      ownsPool,
+      writer: new GroupCommitWriter(pool, this.#sql, this.schema, BATCH_LIMITS),
+      notifier: new Notifier(pool, this.schema, this.#sql.listen, warn),
+    }
+    this.#current = session
+    return session
+  }
+
+  async #session(): Promise<Session> {
+    if (!this.#ready) {
+      throw new StorageError('PostgresStorage is not initialised: call init() first (or it was closed)')
+    }
+    return this.#ready
+  }
+
+  async #query(text: string, values: unknown[], what: string, db?: QueryableLike) {
+    return executeSql(db ?? (await this.#session()).pool, text, values, what)
+  }
+
+  async createRun({ run, lease }: CreateRunParams): Promise<CreateRunResult> {
+    const leaseColumns = {
+      leaseOwner: lease?.owner ?? null,
+      leaseToken: lease?.token ?? null,
+      leaseExpiresAt: lease?.expiresAt ?? null,
+    }
+    // A conflicting row can vanish (deleteRun) between our INSERT and our read: then insert again.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const inserted = await this.#query(
+        this.#sql.insertRun,
+        [...runParams(run, leaseColumns), this.schema],
+        'createRun',
+      )
+      const row = inserted.rows[0] as RunRow | undefined
+      if (row) return { created: true, run: toRunRecord(row) }
+      const existing = await this.getRun(run.id)
+      if (existing) return { created: false, run: existing }
+    }
+    throw new StorageError(`PostgresStorage createRun of ${run.id} kept racing a concurrent delete`)
+  }
+
+  async loadRun(id: string): Promise<RunSnapshot | null> {
+    const { rows } = await this.#query(this.#sql.loadRun, [id], 'loadRun')
+    const row = rows[0] as SnapshotRow | undefined
+    return row ? toSnapshot(row) : null
+  }
+
+  async getRun(id: string): Promise<RunRecord | null> {
+    const { rows } = await this.#query(this.#sql.getRun, [id], 'getRun')
+    const row = rows[0] as RunRow | undefined
+    return row ? toRunRecord(row) : null
+  }
+
+  async listRuns(params: ListRunsParams): Promise<ListRunsResult> {
+    const { rows } = await this.#query(
+      this.#sql.listRuns,
+      [
+        params.workflowName ?? null,
+        params.statuses ? [...params.statuses] : null,
+        params.idPrefix !== undefined ? prefixPattern(params.idPrefix) : null,
+        params.createdAfter ?? null,
+        params.createdBefore ?? null,
+        params.limit === undefined ? null : Math.max(0, Math.floor(params.limit)),
+        Math.max(0, Math.floor(params.offset ?? 0)),
+      ],
+      'listRuns',
+    )
+    const total = Number((rows[0] as { total: string } | undefined)?.total ?? 0)
+    const runs = (rows as (RunRow & { total: string })[])
+      .filter((r) => r.id !== null)
+      .map((r) => toRunRecord(r))
+    return { runs, total }
+  }
+
+  async claimRun({ id, lease, now, statuses }: ClaimRunParams): Promise<RunSnapshot | null> {
+    const { rows } = await this.#query(
+      this.#sql.claimRun,
+      [id, lease.owner, lease.token, lease.expiresAt, now, statuses ? [...statuses] : null],
+      'claimRun',
+    )
+    if (rows.length === 0) return null
+    const [snapshot] = await this.#snapshots([id])
+    return snapshot ?? null
+  }
+
+  async claimDue({ lease, now, definitionKeys, queues, limit }: ClaimDueParams): Promise<RunSnapshot[]> {
+    if (limit <= 0 || definitionKeys.length === 0) return []
+    const { rows } = await this.#query(
+      this.#sql.claimDue,
+      [
+        [...definitionKeys],
+        queues ? [...queues] : null,
+        now,
+        lease.owner,
+        lease.token,
+        Math.floor(limit),
+        lease.expiresAt,
+      ],
+      'claimDue',
+    )
+    if (rows.length === 0) return []
+    const snapshots = await this.#snapshots(rows.map((r: { id: string }) => r.id))
+    return snapshots.sort((a, b) => byDueOrder(a.run, b.run))
+  }
+
+  /** Snapshots of runs this caller has just claimed, read in a statement after the claim (see sql.ts). */
+  async #snapshots(ids: string[]): Promise<RunSnapshot[]> {
+    const { rows } = await this.#query(this.#sql.loadRuns, [ids], 'loadRuns')
+    return (rows as SnapshotRow[]).map(toSnapshot)
+  }
+
+  async checkpoint(params: CheckpointParams): Promise<void> {
+    const { writer } = await this.#session()
+    return writer.enqueue<void>((settle) => ({ kind: 'checkpoint', params, settle }))
+  }
+
+  async park(params: ParkParams): Promise<ParkResult> {
+    const { writer } = await this.#session()
+    return writer.enqueue<ParkResult>((settle) => ({ kind: 'park', params, settle }))
+  }
+
+  async release(params: ReleaseParams): Promise<void> {
+    const { writer } = await this.#session()
+    return writer.enqueue<void>((settle) => ({ kind: 'release', params, settle }))
+  }
+
+  async renewLeases({ token, ids, expiresAt }: RenewLeasesParams): Promise<string[]> {
+    if (ids.length === 0) return []
+    const { rows } = await this.#query(this.#sql.renewLeases, [[...ids], token, expiresAt], 'renewLeases')
+    const held = new Set(rows.map((r: { id: string }) => r.id))
+    return ids.filter((id) => held.has(id))
+  }
+
+  async deliverSignal({ id, name, payload, now }: DeliverSignalParams): Promise<DeliverSignalResult> {
+    const { rows } = await this.#query(
+      this.#sql.deliverSignal,
+      [id, name, payload, now, this.schema],
+      'deliverSignal',
+    )
+    const row = rows[0] as (RunRow & { verdict: string; stored: boolean }) | undefined
+    if (!row) return { outcome: 'not-found' }
+    const run = toRunRecord(row)
+    if (row.verdict === 'ended' || row.verdict === 'mismatch') return { outcome: row.verdict, run }
+    if (!row.stored) return { outcome: 'duplicate', run }
+    // The row was read under our lock before the bump in the same statement: apply the bump.
+    run.updatedAt = now
+    run.revision += 1
+    return { outcome: row.verdict === 'delivered' ? 'delivered' : 'queued', run }
+  }
+
+  async cancelRun({ id, now, error }: CancelRunParams): Promise<RunRecord | null> {
+    const { rows } = await this.#query(this.#sql.cancelRun, [id, now, error], 'cancelRun')
+    const row = rows[0] as RunRow | undefined
+    // Not updated: absent or already ended. Read it in a new statement, which sees the commit
+    // that ended it even if that commit came after this statement's snapshot.
+    return row ? toRunRecord(row) : this.getRun(id)
+  }
+
+  async deleteRun(id: string): Promise<boolean> {
+    const { rowCount } = await this.#query(this.#sql.deleteRun, [id], 'deleteRun')
+    return (rowCount ?? 0) > 0
+  }
+
+  async replaceRun({ run, checkpoints }: ReplacementRun): Promise<void> {
+    await this.#query(
+      this.#sql.replaceRun,
+      [
+        ...runParams(run, run),
+        run.revision,
+        checkpoints.reduce((max, c) => Math.max(max, c.seq), 0),
+        checkpoints.map((c) => c.seq),
+        checkpoints.map((c) => c.at),
+        checkpoints.map((c) => c.body),
+      ],
+      'replaceRun',
+    )
+  }
+
+  /**
+   * Pushes a wake-up whenever a run becomes due elsewhere (created pending, signal delivered,
+   * lease released, timer parked). Notifications can be lost (while the connection is down, or
+   * between processes); keep polling as the fallback. Resolves once listening; returns the
+   * unsubscribe (the last one ends the LISTEN connection).
+   */
+  async subscribe(listener: (event: StoreEvent) => void): Promise<() => Promise<void>> {
+    const { notifier } = await this.#session()
+    return notifier.subscribe(listener)
+  }
+
+  // The origin's interface.
+
+  async save(state: WorkflowState): Promise<void> {
+    await this.replaceRun(stateToReplacement(state))
+  }
+
+  async load(id: string): Promise<WorkflowState | null> {
+    return loadState(this, id)
+  }
+
+  async list(filter?: WorkflowFilter): Promise<WorkflowState[]> {
+    return listStates(this, filter)
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.deleteRun(id)
+  }
+}
+
+async function shutdown(session: Session): Promise<void> {
+  await session.writer.idle()
+  await session.notifier.stop()
+  if (session.ownsPool) await session.pool.end()
+}

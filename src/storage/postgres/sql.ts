@@ -1,0 +1,376 @@
+/**
+ * Every SQL statement of the Postgres adapter, as named, parameterized text.
+ *
+ * Only the schema name is interpolated, and only after `assertIdentifier` has validated it (it is
+ * also double-quoted, so its case is kept). Values always travel as parameters. Times are epoch
+ * milliseconds passed in by the engine (`now`): the database clock is never used for leases or
+ * timers, so a fake clock in a test reaches the SQL (as in graphile-worker).
+ *
+ * Atomicity strategy, verb by verb, is documented beside each statement.
+ */
+import { assertIdentifier } from '../contract.js'
+
+const TERMINAL = `('completed', 'failed', 'rolled_back', 'compensation_failed', 'cancelled')`
+
+/** Columns of a runs row in the order {@link runParams} fills them. */
+const RUN_INSERT_COLUMNS = `id, workflow_name, workflow_version, definition_hash, definition_key, status, queue,
+  priority, input, cursor, waiting_for, wake_at, lease_owner, lease_token, lease_expires_at, error, meta,
+  created_at, updated_at, completed_at`
+
+/** Snapshot columns: the run row plus its checkpoints and mailbox, read in one statement (one snapshot). */
+const SNAPSHOT_COLUMNS = (s: string) => `r.*,
+  coalesce((SELECT json_agg(json_build_object('seq', c.seq, 'at', c.at, 'body', c.body) ORDER BY c.seq)
+            FROM ${s}.checkpoints c WHERE c.run_id = r.id), '[]'::json) AS checkpoints,
+  coalesce((SELECT json_agg(json_build_object('name', g.name, 'payload', g.payload, 'at', g.at) ORDER BY g.position)
+            FROM ${s}.signals g WHERE g.run_id = r.id), '[]'::json) AS signals`
+
+/**
+ * NOTIFY payload. Postgres refuses payloads of 8000 bytes or more, and ids are unbounded, so a
+ * long id is left out: listeners only need to know that something became due.
+ */
+const PAYLOAD = (kind: string, id: string) =>
+  `json_build_object('kind', ${kind}, 'id', CASE WHEN octet_length(${id}) <= 1024 THEN ${id} END)::text`
+
+/** The `listRuns` filter; parameters $1..$5 (all nullable). */
+const LIST_FILTER = `($1::text IS NULL OR workflow_name = $1::text)
+  AND ($2::text[] IS NULL OR status = ANY($2::text[]))
+  AND ($3::text IS NULL OR id LIKE $3::text)
+  AND ($4::bigint IS NULL OR created_at >= $4::bigint)
+  AND ($5::bigint IS NULL OR created_at < $5::bigint)`
+
+/** One numbered migration: applied once, in order, inside the migration transaction. */
+export interface Migration {
+  version: number
+  name: string
+  statements: string[]
+}
+
+/** All statements for one schema. */
+export type Statements = ReturnType<typeof buildStatements>
+
+/**
+ * Builds the statements for `schema`.
+ * @throws {TypeError} when `schema` is not a plain identifier.
+ */
+export function buildStatements(schema: string) {
+  const s = `"${assertIdentifier(schema, 'schema name')}"`
+  return Object.freeze({
+    /** The NOTIFY channel: named after the schema (case kept), so schemas never wake each other. */
+    listen: `LISTEN ${s}`,
+
+    /**
+     * Serialises migrations across processes. A transaction-scoped advisory lock is released by
+     * COMMIT/ROLLBACK, and by the server if the migrating process dies, so it can never leak.
+     */
+    migrationLock: `SELECT pg_advisory_xact_lock(hashtextextended('fluxflow.migrate.' || $1::text, 0))`,
+    createSchema: `CREATE SCHEMA IF NOT EXISTS ${s}`,
+    createMigrationsTable: `CREATE TABLE IF NOT EXISTS ${s}.migrations (
+      version integer PRIMARY KEY,
+      name text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now())`,
+    appliedMigrations: `SELECT version FROM ${s}.migrations ORDER BY version`,
+    recordMigration: `INSERT INTO ${s}.migrations (version, name) VALUES ($1, $2)`,
+    migrations: migrations(s),
+
+    /**
+     * createRun. `ON CONFLICT DO NOTHING` never overwrites. When the row already exists this
+     * returns nothing, and the caller reads the row with `getRun` in a new statement: a snapshot
+     * taken by this statement may predate a concurrent creator's commit, so it cannot read it here.
+     */
+    insertRun: `WITH inserted AS (
+        INSERT INTO ${s}.runs (${RUN_INSERT_COLUMNS}, revision)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, 1)
+        ON CONFLICT (id) DO NOTHING
+        RETURNING *
+      ), ping AS (
+        SELECT pg_notify($21, ${PAYLOAD(`CASE WHEN wake_at IS NULL THEN 'run' ELSE 'timer' END`, 'id')})
+        FROM inserted WHERE status = 'pending'
+      )
+      SELECT inserted.*, (SELECT count(*) FROM ping) AS notified FROM inserted`,
+
+    getRun: `SELECT * FROM ${s}.runs WHERE id = $1`,
+
+    /** loadRun: one statement, so the row, its checkpoints and its mailbox come from one snapshot. */
+    loadRun: `SELECT ${SNAPSHOT_COLUMNS(s)} FROM ${s}.runs r WHERE r.id = $1`,
+    loadRuns: `SELECT ${SNAPSHOT_COLUMNS(s)} FROM ${s}.runs r WHERE r.id = ANY($1::text[])`,
+
+    /**
+     * listRuns: total and page from one snapshot. The LEFT JOIN LATERAL keeps one row (with a
+     * null page) when the page is empty, so the total is still known. `id` is `COLLATE "C"`, so
+     * the tie-break is byte order (what JavaScript's `<` gives for all but astral characters) and
+     * `LIKE 'prefix%'` is served by the primary key.
+     */
+    listRuns: `SELECT t.total, p.* FROM (SELECT count(*) AS total FROM ${s}.runs WHERE ${LIST_FILTER}) t
+      LEFT JOIN LATERAL (
+        SELECT * FROM ${s}.runs WHERE ${LIST_FILTER}
+        ORDER BY created_at DESC, id DESC LIMIT $6 OFFSET $7
+      ) p ON true`,
+
+    /**
+     * claimRun: one UPDATE. The row lock it takes makes a concurrent claim wait, and READ
+     * COMMITTED re-checks the lease predicate on the row version that won (EvalPlanQual), so two
+     * claimers never both succeed. The snapshot is read afterwards with `loadRuns`, in a new
+     * statement: a checkpoint the previous owner committed while this statement waited for the
+     * lock is invisible to this statement's snapshot but visible to the next one.
+     */
+    claimRun: `UPDATE ${s}.runs
+      SET lease_owner = $2, lease_token = $3, lease_expires_at = $4, updated_at = $5, revision = revision + 1
+      WHERE id = $1
+        AND ($6::text[] IS NULL OR status = ANY($6::text[]))
+        AND (lease_token IS NULL OR lease_token = $3 OR lease_expires_at <= $5 OR lease_owner = $2)
+      RETURNING id`,
+
+    /**
+     * claimDue: `FOR UPDATE SKIP LOCKED` in the CTE, so concurrent claimers split the due rows
+     * between them instead of queueing on the same ones; a row another claimer committed after our
+     * snapshot is re-checked against the lease predicate before it is locked, so it is never taken
+     * twice. Snapshots are then read with `loadRuns` (see claimRun for why not here).
+     * $1 keys, $2 queues|null, $3 now, $4 owner, $5 token, $6 limit, $7 expiresAt.
+     */
+    claimDue: `WITH due AS (
+        SELECT r.id FROM ${s}.runs r
+        WHERE r.definition_key = ANY($1::text[])
+          AND ($2::text[] IS NULL OR r.queue = ANY($2::text[]))
+          AND r.status IN ('pending', 'running', 'rolling_back', 'suspended')
+          AND (r.lease_token IS NULL OR r.lease_expires_at <= $3 OR r.lease_owner = $4)
+          AND r.lease_token IS DISTINCT FROM $5
+          AND CASE r.status
+            WHEN 'pending' THEN r.wake_at IS NULL OR r.wake_at <= $3
+            WHEN 'suspended' THEN r.wake_at <= $3 OR (r.waiting_for IS NOT NULL AND EXISTS (
+              SELECT 1 FROM ${s}.signals g WHERE g.run_id = r.id AND g.name = r.waiting_for))
+            ELSE true
+          END
+        ORDER BY r.priority DESC, coalesce(r.wake_at, r.created_at), r.created_at, r.id
+        LIMIT $6
+        FOR UPDATE SKIP LOCKED
+      )
+      UPDATE ${s}.runs r
+      SET lease_owner = $4, lease_token = $5, lease_expires_at = $7, updated_at = $3, revision = r.revision + 1
+      FROM due WHERE r.id = due.id
+      RETURNING r.id`,
+
+    /** renewLeases: fenced by token; a lease this token lost is simply not returned. */
+    renewLeases: `UPDATE ${s}.runs SET lease_expires_at = $3
+      WHERE id = ANY($1::text[]) AND lease_token = $2 RETURNING id`,
+
+    /**
+     * The group-commit write: many fenced checkpoints / parks / releases in ONE statement, so one
+     * round trip and one commit (one WAL flush) serve everything that queued up. Each input row is
+     * one "segment": consecutive writes of one run with one token, folded by the writer (at most
+     * one segment per run per statement, since a statement cannot update a row twice).
+     *
+     * Fencing: `r.lease_token = w.token`. READ COMMITTED re-evaluates it on the newest row version
+     * if the row changed after our snapshot, so a lease taken over or a cancel committed meanwhile
+     * makes the row drop out. RETURNING names the segments that matched; every other segment
+     * matched zero rows and its writes reject with `LeaseLostError` (releases resolve).
+     *
+     * Parking (`w.unless_signal`): the mailbox check must see every signal committed before we
+     * hold the row lock. A subquery on `signals` uses this statement's snapshot, which can predate
+     * a `deliverSignal` that committed while we waited for the row lock. But `deliverSignal` locks
+     * and bumps the run row whenever it stores a signal, so we also require the locked row's
+     * `revision` to equal the one in our snapshot (`seen`, a second scan of `runs` that
+     * EvalPlanQual does not refresh). If they differ, the park matches zero rows and the writer
+     * probes in a new statement: signal present → not parked; lease gone → LeaseLostError;
+     * neither → retry. A `deliverSignal` that comes after waits for our row lock and then sees
+     * the run suspended on its wait ('delivered'). Either order is serialisable.
+     *
+     * Params: $1..$9 one entry per segment; $10..$13 bodies; $14..$15 consumed signals; $16 channel.
+     */
+    applyWrites: `WITH w AS (
+        SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::bigint[], $5::int[], $6::int[],
+                             $7::bool[], $8::bigint[], $9::text[])
+          AS w(id, token, patch, now, writes, bodies, release, lease_expires_at, unless_signal)
+      ), upd AS (
+        UPDATE ${s}.runs r SET
+          status = CASE WHEN w.patch ? 'status' THEN w.patch->>'status' ELSE r.status END,
+          cursor = CASE WHEN w.patch ? 'cursor' THEN (w.patch->>'cursor')::int ELSE r.cursor END,
+          waiting_for = CASE WHEN w.patch ? 'waitingFor' THEN w.patch->>'waitingFor' ELSE r.waiting_for END,
+          wake_at = CASE WHEN w.patch ? 'wakeAt' THEN (w.patch->>'wakeAt')::bigint ELSE r.wake_at END,
+          error = CASE WHEN w.patch ? 'error' THEN w.patch->>'error' ELSE r.error END,
+          meta = CASE WHEN w.patch ? 'meta' THEN w.patch->>'meta' ELSE r.meta END,
+          completed_at = CASE WHEN w.patch ? 'completedAt' THEN (w.patch->>'completedAt')::bigint
+                         ELSE r.completed_at END,
+          last_seq = r.last_seq + w.bodies,
+          lease_owner = CASE WHEN w.release THEN NULL ELSE r.lease_owner END,
+          lease_token = CASE WHEN w.release THEN NULL ELSE r.lease_token END,
+          lease_expires_at = CASE WHEN w.release THEN NULL
+                             ELSE coalesce(w.lease_expires_at, r.lease_expires_at) END,
+          updated_at = w.now,
+          revision = r.revision + w.writes
+        FROM w JOIN ${s}.runs seen ON seen.id = w.id
+        WHERE r.id = w.id AND r.lease_token = w.token
+          AND (w.unless_signal IS NULL OR (r.revision = seen.revision AND NOT EXISTS (
+            SELECT 1 FROM ${s}.signals g WHERE g.run_id = w.id AND g.name = w.unless_signal)))
+        RETURNING r.id, r.last_seq, w.bodies, r.status, r.wake_at, w.release
+      ), ins AS (
+        INSERT INTO ${s}.checkpoints (run_id, seq, at, body)
+        SELECT b.run_id, u.last_seq - u.bodies + b.ord, b.at, b.body
+        FROM unnest($10::text[], $11::int[], $12::bigint[], $13::text[]) AS b(run_id, ord, at, body)
+        JOIN upd u ON u.id = b.run_id
+      ), consumed AS (
+        DELETE FROM ${s}.signals g
+        USING unnest($14::text[], $15::text[]) AS c(run_id, name), upd u
+        WHERE u.id = c.run_id AND g.run_id = c.run_id AND g.name = c.name
+      ), ping AS (
+        SELECT pg_notify($16, ${PAYLOAD(`CASE WHEN u.status = 'suspended' THEN 'timer' ELSE 'run' END`, 'u.id')})
+        FROM upd u
+        WHERE u.release AND (u.status IN ('pending', 'running', 'rolling_back')
+          OR (u.status = 'suspended' AND u.wake_at IS NOT NULL))
+      )
+      SELECT u.id, (SELECT count(*) FROM ping) AS notified FROM upd u`,
+
+    /** After a park matched zero rows: why? (new statement, so it sees everything committed.) */
+    parkProbe: `SELECT r.lease_token = $2 AS held,
+        (SELECT json_build_object('name', g.name, 'payload', g.payload, 'at', g.at)
+         FROM ${s}.signals g WHERE g.run_id = r.id AND g.name = $3) AS signal
+      FROM ${s}.runs r WHERE r.id = $1`,
+
+    /**
+     * deliverSignal: one statement. `FOR NO KEY UPDATE` on the run row serialises it with
+     * park/checkpoint/claim/other deliveries of that run, and READ COMMITTED hands us the newest
+     * row version once the lock is ours, so the verdict (ended / mismatch / delivered / queued)
+     * is computed from the run as it is at commit. `ON CONFLICT DO NOTHING` on UNIQUE(run_id,
+     * name) settles concurrent deliveries of one name (it sees committed rows regardless of
+     * snapshot): exactly one stores it, the others learn `stored = false` → 'duplicate'. Storing
+     * bumps the run's revision, which is what lets a concurrent park notice (see applyWrites).
+     * $1 id, $2 name, $3 payload, $4 now, $5 channel.
+     */
+    deliverSignal: `WITH target AS (
+        SELECT * FROM ${s}.runs WHERE id = $1 FOR NO KEY UPDATE
+      ), verdict AS (
+        SELECT id, CASE
+            WHEN status IN ${TERMINAL} THEN 'ended'
+            WHEN status = 'suspended' AND waiting_for IS NOT NULL AND waiting_for <> $2 THEN 'mismatch'
+            WHEN status = 'suspended' AND waiting_for IS NOT NULL THEN 'delivered'
+            ELSE 'queued'
+          END AS outcome
+        FROM target
+      ), stored AS (
+        INSERT INTO ${s}.signals (run_id, name, payload, at)
+        SELECT id, $2, $3, $4 FROM verdict WHERE outcome IN ('delivered', 'queued')
+        ON CONFLICT (run_id, name) DO NOTHING
+        RETURNING run_id
+      ), touched AS (
+        UPDATE ${s}.runs r SET updated_at = $4, revision = r.revision + 1
+        FROM stored WHERE r.id = stored.run_id
+        RETURNING r.id
+      ), ping AS (
+        SELECT pg_notify($5, ${PAYLOAD(`'signal'`, 'v.id')})
+        FROM verdict v JOIN stored ON stored.run_id = v.id WHERE v.outcome = 'delivered'
+      )
+      SELECT v.outcome AS verdict, EXISTS (SELECT 1 FROM stored) AS stored,
+        (SELECT count(*) FROM ping) AS notified, t.*
+      FROM target t JOIN verdict v ON v.id = t.id`,
+
+    /** cancelRun: unfenced by design; zero rows (absent or already ended) → the caller reads the row. */
+    cancelRun: `UPDATE ${s}.runs SET status = 'cancelled', error = $3, completed_at = $2, waiting_for = NULL,
+        wake_at = NULL, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
+        updated_at = $2, revision = revision + 1
+      WHERE id = $1 AND status NOT IN ${TERMINAL}
+      RETURNING *`,
+
+    /** deleteRun: checkpoints and signals go with it (ON DELETE CASCADE). */
+    deleteRun: `DELETE FROM ${s}.runs WHERE id = $1`,
+
+    /**
+     * replaceRun: one statement. The upsert keeps the revision increasing; the DELETE removes
+     * checkpoints whose seq is not in the new list and the INSERT … ON CONFLICT writes the others,
+     * so the two never touch the same row. The mailbox is kept, as in MemoryStorage.
+     * $1..$20 the row, $21 revision, $22 last seq, $23..$25 checkpoints.
+     */
+    replaceRun: `WITH run AS (
+        INSERT INTO ${s}.runs AS cur (${RUN_INSERT_COLUMNS}, revision, last_seq)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+                GREATEST($21::bigint, 1), $22)
+        ON CONFLICT (id) DO UPDATE SET
+          workflow_name = excluded.workflow_name, workflow_version = excluded.workflow_version,
+          definition_hash = excluded.definition_hash, definition_key = excluded.definition_key,
+          status = excluded.status, queue = excluded.queue, priority = excluded.priority,
+          input = excluded.input, cursor = excluded.cursor, waiting_for = excluded.waiting_for,
+          wake_at = excluded.wake_at, lease_owner = excluded.lease_owner, lease_token = excluded.lease_token,
+          lease_expires_at = excluded.lease_expires_at, error = excluded.error, meta = excluded.meta,
+          created_at = excluded.created_at, updated_at = excluded.updated_at,
+          completed_at = excluded.completed_at, last_seq = excluded.last_seq,
+          revision = GREATEST(excluded.revision, cur.revision + 1)
+        RETURNING id
+      ), dropped AS (
+        DELETE FROM ${s}.checkpoints c WHERE c.run_id = $1 AND c.seq <> ALL($23::int[])
+      ), written AS (
+        INSERT INTO ${s}.checkpoints (run_id, seq, at, body)
+        SELECT run.id, n.seq, n.at, n.body
+        FROM run, unnest($23::int[], $24::bigint[], $25::text[]) AS n(seq, at, body)
+        ON CONFLICT (run_id, seq) DO UPDATE SET at = excluded.at, body = excluded.body
+      )
+      SELECT id FROM run`,
+  })
+}
+
+/**
+ * The schema, as numbered migrations. Each is idempotent on its own (IF NOT EXISTS) and runs under
+ * the migration lock, so a crash between two leaves a state the next run completes.
+ */
+function migrations(s: string): Migration[] {
+  return [
+    {
+      version: 1,
+      name: 'tables',
+      statements: [
+        // fillfactor leaves room on each page so checkpoint UPDATEs that touch no indexed column
+        // (cursor, lease expiry, revision) stay HOT and do not grow the indexes.
+        `CREATE TABLE IF NOT EXISTS ${s}.runs (
+          id text COLLATE "C" PRIMARY KEY,
+          workflow_name text NOT NULL,
+          workflow_version text,
+          definition_hash text NOT NULL,
+          definition_key text NOT NULL,
+          status text NOT NULL,
+          queue text NOT NULL,
+          priority double precision NOT NULL DEFAULT 0,
+          input text NOT NULL,
+          cursor integer NOT NULL DEFAULT 0,
+          waiting_for text,
+          wake_at bigint,
+          lease_owner text,
+          lease_token text,
+          lease_expires_at bigint,
+          error text,
+          meta text NOT NULL,
+          created_at bigint NOT NULL,
+          updated_at bigint NOT NULL,
+          completed_at bigint,
+          revision bigint NOT NULL,
+          last_seq integer NOT NULL DEFAULT 0
+        ) WITH (fillfactor = 80)`,
+        `CREATE TABLE IF NOT EXISTS ${s}.checkpoints (
+          run_id text COLLATE "C" NOT NULL REFERENCES ${s}.runs (id) ON DELETE CASCADE,
+          seq integer NOT NULL,
+          at bigint NOT NULL,
+          body text NOT NULL,
+          PRIMARY KEY (run_id, seq)
+        )`,
+        `CREATE TABLE IF NOT EXISTS ${s}.signals (
+          run_id text COLLATE "C" NOT NULL REFERENCES ${s}.runs (id) ON DELETE CASCADE,
+          name text NOT NULL,
+          payload text NOT NULL,
+          at bigint NOT NULL,
+          position bigint GENERATED ALWAYS AS IDENTITY,
+          UNIQUE (run_id, name)
+        )`,
+      ],
+    },
+    {
+      version: 2,
+      name: 'indexes',
+      statements: [
+        // claimDue: only runs that can still become due are indexed, so finished runs cost nothing.
+        `CREATE INDEX IF NOT EXISTS runs_due_idx ON ${s}.runs
+          (definition_key, priority DESC, (coalesce(wake_at, created_at)))
+          WHERE status IN ('pending', 'running', 'rolling_back', 'suspended')`,
+        // listRuns: newest first, alone or filtered by workflow or status.
+        `CREATE INDEX IF NOT EXISTS runs_created_idx ON ${s}.runs (created_at DESC, id DESC)`,
+        `CREATE INDEX IF NOT EXISTS runs_name_created_idx ON ${s}.runs (workflow_name, created_at DESC, id DESC)`,
+        `CREATE INDEX IF NOT EXISTS runs_status_created_idx ON ${s}.runs (status, created_at DESC, id DESC)`,
+      ],
+    },
+  ]
+}

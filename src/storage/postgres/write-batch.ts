@@ -1,0 +1,165 @@
+/**
+ * How queued writes become one `applyWrites` statement. Pure: no I/O, no timers.
+ *
+ * Jobs are taken from the queue front to back. The writes of one run are folded into a
+ * "segment" (one input row of the statement) as long as they share a token and none but the last
+ * drops the lease; applying a segment at once is then the same as applying its writes one by one
+ * (the fence is the same for all of them, and nothing else can write the run between them). A
+ * statement cannot update a row twice, so a run gets at most one segment per statement: its later
+ * jobs stay queued, in order, for the next flush. A park is always a segment of its own, because
+ * "parked or not" decides whether anything is written.
+ */
+import type { CheckpointParams, ParkParams, ParkResult, ReleaseParams, RunPatch } from '../contract.js'
+
+/** How a pending promise is settled. */
+export interface Settle<T> {
+  resolve(value: T): void
+  reject(error: unknown): void
+}
+
+/** A queued write. */
+export type WriteJob =
+  | { kind: 'checkpoint'; params: CheckpointParams; settle: Settle<void> }
+  | { kind: 'park'; params: ParkParams; settle: Settle<ParkResult>; attempts?: number }
+  | { kind: 'release'; params: ReleaseParams; settle: Settle<void> }
+
+/** Consecutive writes of one run with one token, applied as one row update. */
+export interface Segment {
+  id: string
+  token: string
+  jobs: WriteJob[]
+  patch: RunPatch
+  now: number
+  bodies: { body: string; at: number }[]
+  consumes: string[]
+  release: boolean
+  leaseExpiresAt: number | null
+  unlessSignal: string | null
+}
+
+/** Caps on one statement, so a burst never becomes one enormous query. */
+export interface BatchLimits {
+  maxJobs: number
+  maxBodyChars: number
+}
+
+/**
+ * Removes from `queue` the jobs the next statement carries and returns them as segments.
+ * Jobs left in `queue` keep their order.
+ */
+export function takeBatch(queue: WriteJob[], limits: BatchLimits): Segment[] {
+  const open = new Map<string, Segment>()
+  const closed = new Set<string>()
+  const segments: Segment[] = []
+  const left: WriteJob[] = []
+  let jobs = 0
+  let chars = 0
+  let full = false
+  for (const job of queue) {
+    const id = job.params.id
+    if (full || closed.has(id)) {
+      left.push(job)
+      continue
+    }
+    const segment = open.get(id)
+    if (segment) {
+      if (job.kind === 'park' || job.params.token !== segment.token) {
+        open.delete(id)
+        closed.add(id)
+        left.push(job)
+        continue
+      }
+      add(segment, job)
+    } else {
+      const fresh = start(job)
+      segments.push(fresh)
+      open.set(id, fresh)
+    }
+    const current = open.get(id)!
+    if (current.release || current.unlessSignal !== null || job.kind === 'park') {
+      open.delete(id)
+      closed.add(id)
+    }
+    jobs++
+    if (job.kind !== 'release') chars += job.params.body?.length ?? 0
+    full = jobs >= limits.maxJobs || chars >= limits.maxBodyChars
+  }
+  queue.splice(0, queue.length, ...left)
+  return segments
+}
+
+function start(job: WriteJob): Segment {
+  const segment: Segment = {
+    id: job.params.id,
+    token: job.params.token,
+    jobs: [],
+    patch: {},
+    now: job.params.now,
+    bodies: [],
+    consumes: [],
+    release: false,
+    leaseExpiresAt: null,
+    unlessSignal: job.kind === 'park' ? (job.params.unlessSignal ?? null) : null,
+  }
+  add(segment, job)
+  return segment
+}
+
+function add(segment: Segment, job: WriteJob): void {
+  segment.jobs.push(job)
+  segment.now = job.params.now
+  if (job.kind === 'release') {
+    segment.release = true
+    segment.leaseExpiresAt = null
+    return
+  }
+  const params = job.params
+  Object.assign(segment.patch, params.patch)
+  if (params.body !== undefined) segment.bodies.push({ body: params.body, at: params.now })
+  if (params.consumeSignal !== undefined) segment.consumes.push(params.consumeSignal)
+  if (params.release) {
+    segment.release = true
+    segment.leaseExpiresAt = null
+  } else if (params.leaseExpiresAt !== undefined) {
+    segment.leaseExpiresAt = params.leaseExpiresAt
+  }
+}
+
+/** Parameters of `applyWrites` for these segments ($1..$15; the caller appends the channel). */
+export function batchParams(segments: readonly Segment[]): unknown[] {
+  const bodyRuns: string[] = []
+  const bodyOrd: number[] = []
+  const bodyAt: number[] = []
+  const bodyText: string[] = []
+  const consumeRuns: string[] = []
+  const consumeNames: string[] = []
+  for (const s of segments) {
+    s.bodies.forEach((b, i) => {
+      bodyRuns.push(s.id)
+      bodyOrd.push(i + 1)
+      bodyAt.push(b.at)
+      bodyText.push(b.body)
+    })
+    for (const name of s.consumes) {
+      consumeRuns.push(s.id)
+      consumeNames.push(name)
+    }
+  }
+  return [
+    segments.map((s) => s.id),
+    segments.map((s) => s.token),
+    segments.map((s) => JSON.stringify(s.patch)),
+    segments.map((s) => s.now),
+    segments.map((s) => s.jobs.length),
+    segments.map((s) => s.bodies.length),
+    segments.map((s) => s.release),
+    segments.map((s) => s.leaseExpiresAt),
+    segments.map((s) => s.unlessSignal),
+    bodyRuns,
+    bodyOrd,
+    bodyAt,
+    bodyText,
+    consumeRuns,
+    consumeNames,
+  ]
+}

@@ -1,0 +1,146 @@
+/**
+ * The group-commit writer: fenced checkpoints, parks and releases go through one queue.
+ *
+ * The engine issues a run's checkpoints without awaiting the previous one. Each call enqueues a
+ * job; one drain loop, on one held connection, sends everything that queued up while the previous
+ * statement was in flight as ONE `applyWrites` statement (one round trip, one commit, one WAL
+ * flush), then the next batch, until the queue is empty (classic group commit). A run's jobs are
+ * applied in call order: they leave the queue front to back and a run gets at most one segment
+ * per statement (see write-batch.ts). Each promise settles after the statement that carried it
+ * returned, i.e. after COMMIT (autocommit). A fenced write that matched zero rows rejects only its
+ * own promise with `LeaseLostError`.
+ *
+ * A failed statement (connection terminated, server error) rejects the jobs it carried with a
+ * `StorageError` and destroys the connection; the loop goes on with a new one, so a failure never
+ * wedges the writer. Failed jobs are not retried: whether a statement whose connection died was
+ * committed is unknown, and a blind retry could append a checkpoint twice.
+ */
+import { LeaseLostError, StorageError } from '../../errors.js'
+import type { ParkResult, SignalRecord } from '../contract.js'
+import { executeSql, type HeldClient, holdClient, type PoolLike } from './driver.js'
+import type { Statements } from './sql.js'
+import { type BatchLimits, batchParams, type Segment, takeBatch, type WriteJob } from './write-batch.js'
+
+/** How many times a park that lost a race with a concurrent write is retried. */
+const PARK_ATTEMPTS = 50
+
+/** Counters, for tests and benchmarks. */
+export interface WriterStats {
+  /** `applyWrites` statements sent. */
+  statements: number
+  /** Jobs carried by them. */
+  jobs: number
+}
+
+/** The group-commit queue of one storage. */
+export class GroupCommitWriter {
+  readonly #pool: PoolLike
+  readonly #sql: Statements
+  readonly #channel: string
+  readonly #limits: BatchLimits
+  readonly #queue: WriteJob[] = []
+  #draining: Promise<void> | undefined
+  readonly stats: WriterStats = { statements: 0, jobs: 0 }
+
+  constructor(pool: PoolLike, sql: Statements, channel: string, limits: BatchLimits) {
+    this.#pool = pool
+    this.#sql = sql
+    this.#channel = channel
+    this.#limits = limits
+  }
+
+  /** Queues a write; the promise settles once it is committed (or refused). */
+  enqueue<T>(make: (settle: { resolve(v: T): void; reject(e: unknown): void }) => WriteJob): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push(make({ resolve, reject }))
+      // Start on a microtask: calls issued in the same tick then share the first statement.
+      if (!this.#draining) this.#draining = Promise.resolve().then(() => this.#drain())
+    })
+  }
+
+  /** Resolves once every queued write has settled. */
+  async idle(): Promise<void> {
+    for (let draining = this.#draining; draining !== undefined; draining = this.#draining) await draining
+  }
+
+  async #drain(): Promise<void> {
+    let held: HeldClient | undefined
+    try {
+      while (this.#queue.length > 0) {
+        if (!held) {
+          try {
+            held = await holdClient(this.#pool, 'checkpoint')
+          } catch (error) {
+            // No connection at all: fail what is queued rather than spin.
+            for (const job of this.#queue.splice(0)) job.settle.reject(error)
+            break
+          }
+        }
+        const segments = takeBatch(this.#queue, this.#limits)
+        try {
+          await this.#flush(held, segments)
+        } catch (error) {
+          held.release(error)
+          held = undefined
+          // Settling is idempotent: jobs already settled before the failure keep their outcome.
+          for (const segment of segments) for (const job of segment.jobs) job.settle.reject(error)
+        }
+      }
+    } finally {
+      held?.release()
+      this.#draining = undefined
+      // A job enqueued while the finally block ran found #draining set and did not start a drain.
+      if (this.#queue.length > 0) this.#draining = Promise.resolve().then(() => this.#drain())
+    }
+  }
+
+  async #flush(held: HeldClient, segments: Segment[]): Promise<void> {
+    this.stats.statements++
+    this.stats.jobs += segments.reduce((n, s) => n + s.jobs.length, 0)
+    const { rows } = await executeSql(
+      held.client,
+      this.#sql.applyWrites,
+      [...batchParams(segments), this.#channel],
+      'checkpoint',
+    )
+    const matched = new Set(rows.map((r: { id: string }) => r.id))
+    const retry: WriteJob[] = []
+    for (const segment of segments) {
+      if (matched.has(segment.id)) {
+        for (const job of segment.jobs) {
+          if (job.kind === 'park') job.settle.resolve({ parked: true })
+          else job.settle.resolve()
+        }
+        continue
+      }
+      for (const job of segment.jobs) {
+        if (job.kind === 'release') job.settle.resolve()
+        else if (job.kind === 'checkpoint' || segment.unlessSignal === null)
+          job.settle.reject(new LeaseLostError(segment.id))
+        else if (await this.#settlePark(held, job, segment.unlessSignal)) retry.push(job)
+      }
+    }
+    // A park that lost a race goes back to the front: it still precedes the run's later jobs.
+    this.#queue.unshift(...retry)
+  }
+
+  /** Settles a park that matched zero rows; returns true when it should be retried. */
+  async #settlePark(held: HeldClient, job: WriteJob & { kind: 'park' }, signal: string): Promise<boolean> {
+    const { id, token } = job.params
+    const { rows } = await executeSql(held.client, this.#sql.parkProbe, [id, token, signal], 'park')
+    const probe = rows[0] as { held: boolean | null; signal: SignalRecord | null } | undefined
+    if (!probe?.held) {
+      job.settle.reject(new LeaseLostError(id))
+      return false
+    }
+    if (probe.signal) {
+      const { name, payload, at } = probe.signal
+      job.settle.resolve({ parked: false, signal: { name, payload, at } } satisfies ParkResult)
+      return false
+    }
+    job.attempts = (job.attempts ?? 0) + 1
+    if (job.attempts < PARK_ATTEMPTS) return true
+    job.settle.reject(new StorageError(`PostgresStorage park of ${id} kept racing concurrent writes`))
+    return false
+  }
+}
