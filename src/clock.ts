@@ -24,22 +24,31 @@ export const systemClock: Clock = Object.freeze({
   clearTimeout: (timer: ClockTimer) => clearTimeout(timer as ReturnType<typeof setTimeout>),
 })
 
-/** Waits `ms` on `clock`; rejects with the signal's reason if aborted. `unref` lets the process exit meanwhile. */
-export function sleepOn(clock: Clock, ms: number, signal?: AbortSignal, unref = false): Promise<void> {
+/** Something that can be aborted: an `AbortSignal` adapter or a drive's control. */
+export interface AbortLike {
+  readonly aborted: boolean
+  readonly reason: unknown
+  onAbort(listener: () => void): () => void
+}
+
+/** Waits `ms` on `clock`; rejects with the abort reason if aborted. `unref` lets the process exit meanwhile. */
+export function sleepOn(clock: Clock, ms: number, signal?: AbortLike, unref = false): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
       reject(signal.reason)
       return
     }
-    const onAbort = () => {
-      clock.clearTimeout(timer)
-      reject(signal?.reason)
-    }
+    let off = () => {}
     const timer = clock.setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort)
+      off()
       resolve()
     }, ms)
     if (unref) timer.unref?.()
-    signal?.addEventListener('abort', onAbort, { once: true })
+    if (signal) {
+      off = signal.onAbort(() => {
+        clock.clearTimeout(timer)
+        reject(signal.reason)
+      })
+    }
   })
 }

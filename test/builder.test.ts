@@ -1,5 +1,11 @@
 import { describe, expect, expectTypeOf, it } from 'vitest'
-import { createWorkflow, FluxDefinitionError, FluxEngine, type WorkflowContext, WorkflowBuilder } from '../src/index.js'
+import {
+  createWorkflow,
+  FluxDefinitionError,
+  FluxEngine,
+  WorkflowBuilder,
+  type WorkflowContext,
+} from '../src/index.js'
 
 describe('builder', () => {
   it('builds an immutable definition and a serializable descriptor', () => {
@@ -39,11 +45,17 @@ describe('builder', () => {
     expect(() => b.step('a', () => {})).toThrow(/duplicate step name "a"/)
     expect(() => b.step('', () => {})).toThrow(/non-empty/)
     expect(() => b.step('  ', () => {})).toThrow(FluxDefinitionError)
-    expect(() => b.step('x', () => {}, { retries: -1 })).toThrow(/step "x": retries must be a non-negative integer/)
+    expect(() => b.step('x', () => {}, { retries: -1 })).toThrow(
+      /step "x": retries must be a non-negative integer/,
+    )
     expect(() => b.step('x', () => {}, { retries: 1.5 })).toThrow(/retries/)
-    expect(() => b.step('x', () => {}, { timeout: -5 })).toThrow(/step "x": timeout must be a positive number/)
+    expect(() => b.step('x', () => {}, { timeout: -5 })).toThrow(
+      /step "x": timeout must be a positive number/,
+    )
     expect(() => b.step('x', () => {}, { timeout: Number.NaN })).toThrow(/timeout/)
-    expect(() => b.commit('x', () => {}, { compensate: () => {} } as never)).toThrow(/step "x": a commit cannot have compensate/)
+    expect(() => b.commit('x', () => {}, { compensate: () => {} } as never)).toThrow(
+      /step "x": a commit cannot have compensate/,
+    )
     expect(() => b.step('x', 'nope' as never)).toThrow(/handler function/)
     expect(() => b.step('x', () => {}, { when: 1 as never })).toThrow(/when must be a function/)
     expect(() => b.step('x', () => {}, { backoff: { initial: -1 } })).toThrow(/backoff.initial/)
@@ -62,11 +74,25 @@ describe('builder', () => {
 
   it('checks a plain definition object the same way', async () => {
     const engine = new FluxEngine()
-    const plain = { name: 'plain', steps: [{ name: 'a', commit: false, handler: (ctx: WorkflowContext) => void (ctx.data.ok = true) }] }
+    const plain = {
+      name: 'plain',
+      steps: [{ name: 'a', commit: false, handler: (ctx: WorkflowContext) => void (ctx.data.ok = true) }],
+    }
     expect((await engine.execute(plain, {})).data).toEqual({ ok: true })
-    await expect(engine.execute({ name: 'bad', steps: [{ name: 'a', handler: 1 }] } as never, {})).rejects.toThrow(/handler function/)
     await expect(
-      engine.execute({ name: 'dup', steps: [{ name: 'a', commit: false, handler() {} }, { name: 'a', commit: false, handler() {} }] }, {}),
+      engine.execute({ name: 'bad', steps: [{ name: 'a', handler: 1 }] } as never, {}),
+    ).rejects.toThrow(/handler function/)
+    await expect(
+      engine.execute(
+        {
+          name: 'dup',
+          steps: [
+            { name: 'a', commit: false, handler() {} },
+            { name: 'a', commit: false, handler() {} },
+          ],
+        },
+        {},
+      ),
     ).rejects.toThrow(/duplicate step name "a"/)
     await engine.close()
   })

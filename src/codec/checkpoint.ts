@@ -7,11 +7,30 @@
  * size of `ctx.data` — the difference between writing 100 KB and 1.5 MB for five 100 KB steps.
  */
 import type { RunMeta, RunRecord, RunSnapshot, StoredError } from '../storage/contract.js'
-import type { StepExecution, WorkflowState } from '../types.js'
+import type { StepExecution, StepStatus, WorkflowState } from '../types.js'
 import type { Serializer } from './codec.js'
 
-/** A step record as stored: the public shape plus the commit generation (bumped by `recommit`). */
-export type StoredStep = StepExecution & { generation?: number }
+/**
+ * A step record as stored: the public shape with times as epoch milliseconds (cheaper to encode
+ * than Dates, and what SQL can index), plus the commit generation bumped by `recommit`.
+ * `publicStep` turns it into a `StepExecution`.
+ */
+export interface StoredStep {
+  name: string
+  status: StepStatus
+  retries: number
+  attempts: number
+  startedAt?: number | undefined
+  completedAt?: number | undefined
+  suspendedAt?: number | undefined
+  compensatedAt?: number | undefined
+  wakeAt?: number | undefined
+  waitingFor?: string | undefined
+  duration?: number | undefined
+  output?: unknown
+  error?: string | undefined
+  generation?: number | undefined
+}
 
 /** Decoded checkpoint body. */
 export interface CheckpointBody {
@@ -88,10 +107,38 @@ export function foldSnapshot(serializer: Serializer, snapshot: RunSnapshot): Fol
   return state
 }
 
-/** The public copy of a step record (drops internal fields). */
+/** The public copy of a step record: Dates for times, no internal or unset fields. */
 export function publicStep(record: StoredStep): StepExecution {
-  const { generation: _generation, ...rest } = record
-  return { ...rest }
+  const step: StepExecution = { name: record.name, status: record.status, retries: record.retries, attempts: record.attempts }
+  if (record.startedAt !== undefined) step.startedAt = new Date(record.startedAt)
+  if (record.completedAt !== undefined) step.completedAt = new Date(record.completedAt)
+  if (record.suspendedAt !== undefined) step.suspendedAt = new Date(record.suspendedAt)
+  if (record.compensatedAt !== undefined) step.compensatedAt = new Date(record.compensatedAt)
+  if (record.wakeAt !== undefined) step.wakeAt = new Date(record.wakeAt)
+  if (record.waitingFor !== undefined) step.waitingFor = record.waitingFor
+  if (record.duration !== undefined) step.duration = record.duration
+  if ('output' in record) step.output = record.output
+  if (record.error !== undefined) step.error = record.error
+  return step
+}
+
+/** A stored record from a public one (the origin's `save(state)`). */
+export function storedStep(step: StepExecution): StoredStep {
+  const time = (d: Date | undefined) => (d instanceof Date ? d.getTime() : d === undefined ? undefined : new Date(d).getTime())
+  const record: StoredStep = { name: step.name, status: step.status, retries: step.retries ?? 0, attempts: step.attempts ?? (step.retries ?? 0) + (step.status === 'pending' ? 0 : 1) }
+  const fields: [keyof StoredStep, number | undefined][] = [
+    ['startedAt', time(step.startedAt)],
+    ['completedAt', time(step.completedAt)],
+    ['suspendedAt', time(step.suspendedAt)],
+    ['compensatedAt', time(step.compensatedAt)],
+    ['wakeAt', time(step.wakeAt)],
+    ['duration', step.duration],
+  ]
+  for (const [key, value] of fields) if (value !== undefined) (record as unknown as Record<string, unknown>)[key] = value
+  if (step.waitingFor !== undefined) record.waitingFor = step.waitingFor
+  if ('output' in step) record.output = step.output
+  if (step.error !== undefined) record.error = step.error
+  return record
 }
 
 /** Parses a stored error. */

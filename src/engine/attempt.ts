@@ -1,6 +1,7 @@
 import type { Clock, ClockTimer } from '../clock.js'
 import { StepTimeoutError, toError } from '../errors.js'
 import type { StepContext } from './context.js'
+import type { Abortable } from './control.js'
 
 /** How one attempt ended. */
 export type AttemptOutcome = { ok: true; value: unknown } | { ok: false; error: Error; timedOut: boolean }
@@ -16,7 +17,7 @@ export function runAttempt(
   ctx: StepContext,
   timeout: number,
   clock: Clock,
-  runSignal: AbortSignal,
+  runSignal: Abortable,
 ): AttemptOutcome | Promise<AttemptOutcome> {
   if (runSignal.aborted) return { ok: false, error: toError(runSignal.reason), timedOut: false }
   let result: unknown
@@ -29,16 +30,13 @@ export function runAttempt(
   return new Promise<AttemptOutcome>((resolve) => {
     let settled = false
     let timer: ClockTimer | undefined
+    let off = () => {}
     const finish = (outcome: AttemptOutcome) => {
       if (settled) return
       settled = true
       if (timer !== undefined) clock.clearTimeout(timer)
-      runSignal.removeEventListener('abort', onAbort)
+      off()
       resolve(outcome)
-    }
-    const onAbort = () => {
-      ctx.abort(runSignal.reason)
-      finish({ ok: false, error: toError(runSignal.reason), timedOut: false })
     }
     if (Number.isFinite(timeout)) {
       timer = clock.setTimeout(() => {
@@ -47,7 +45,10 @@ export function runAttempt(
         finish({ ok: false, error, timedOut: true })
       }, timeout)
     }
-    runSignal.addEventListener('abort', onAbort, { once: true })
+    off = runSignal.onAbort(() => {
+      ctx.abort(runSignal.reason)
+      finish({ ok: false, error: toError(runSignal.reason), timedOut: false })
+    })
     ;(result as PromiseLike<unknown>).then(
       (value) => finish({ ok: true, value }),
       (error: unknown) => finish({ ok: false, error: toError(error), timedOut: false }),

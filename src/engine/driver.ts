@@ -10,6 +10,7 @@ import { type LeaseParams, leaseIsFree, type RunRecord, type RunSnapshot } from 
 import { type FluxResult, isTerminalStatus } from '../types.js'
 import type { ResolvedDefinition } from '../workflow/definition.js'
 import type { EngineCore } from './core.js'
+import { DriveControl, fromSignal } from './control.js'
 import { LeaseKeeper } from './leases.js'
 import type { Registry } from './registry.js'
 import { RunState } from './run-state.js'
@@ -31,7 +32,7 @@ export class Driver {
   readonly registry: Registry
   readonly leases: LeaseKeeper
   /** Drives in flight here, by run id. */
-  readonly active = new Map<string, { controller: AbortController; done: Promise<DriveEnd> }>()
+  readonly active = new Map<string, { control: DriveControl; done: Promise<DriveEnd> }>()
   readonly #listeners = new Map<string, Set<() => void>>()
   readonly #closing = new AbortController()
   readonly #pollMs: number
@@ -77,19 +78,16 @@ export class Driver {
     }
     const input = this.#decodeInput(snapshot.run)
     const state = new RunState(this.core, resolved, snapshot, input)
-    const controller = new AbortController()
-    const stop = () => controller.abort(new EngineStopping())
-    this.#closing.signal.addEventListener('abort', stop, { once: true })
-    stopSignal?.addEventListener('abort', stop, { once: true })
-    const runner = new Runner(state, controller.signal, mode)
+    const control = new DriveControl()
+    const off = stopSignal ? fromSignal(stopSignal).onAbort(() => control.abort(new EngineStopping())) : undefined
+    const runner = new Runner(state, control, mode)
     const done = runner.drive()
-    this.active.set(id, { controller, done })
-    this.leases.add(id, controller)
+    this.active.set(id, { control, done })
+    this.leases.add(id, control)
     try {
       return { end: await done, runner }
     } finally {
-      this.#closing.signal.removeEventListener('abort', stop)
-      stopSignal?.removeEventListener('abort', stop)
+      off?.()
       this.active.delete(id)
       this.leases.delete(id)
       this.#notify(id)
@@ -118,7 +116,7 @@ export class Driver {
           return this.settle(current.run.id, startedAt)
         case 'sleep': {
           const wait = end.wakeAt - this.core.clock.now()
-          if (wait > 0) await sleepOn(this.core.clock, wait, this.#closing.signal).catch(() => undefined)
+          if (wait > 0) await sleepOn(this.core.clock, wait, fromSignal(this.#closing.signal)).catch(() => undefined)
           if (this.#closing.signal.aborted) throw new EngineClosedError()
           const next = await this.claim(current.run.id)
           if (!next) return this.settle(current.run.id, startedAt)
@@ -203,6 +201,7 @@ export class Driver {
   /** Aborts every drive (they release their leases) and waits for them. */
   async close(): Promise<void> {
     this.#closing.abort(new EngineClosedError())
+    for (const { control } of this.active.values()) control.abort(new EngineStopping())
     await Promise.allSettled([...this.active.values()].map((a) => a.done))
     await this.leases.settled()
   }

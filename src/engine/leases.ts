@@ -2,6 +2,7 @@ import type { Clock, ClockTimer } from '../clock.js'
 import { LeaseLostError, toError } from '../errors.js'
 import type { FluxStore } from '../storage/contract.js'
 import type { FluxLogger } from '../types.js'
+import type { DriveControl } from './control.js'
 
 /**
  * Keeps the leases of the runs this engine is driving alive: one batched `renewLeases` every
@@ -10,7 +11,7 @@ import type { FluxLogger } from '../types.js'
  * there are leases to keep, and never keeps the process alive by itself.
  */
 export class LeaseKeeper {
-  readonly #held = new Map<string, AbortController>()
+  readonly #held = new Map<string, DriveControl>()
   readonly #store: FluxStore
   readonly #clock: Clock
   readonly #token: string
@@ -27,17 +28,14 @@ export class LeaseKeeper {
     this.#logger = logger
   }
 
-  add(id: string, controller: AbortController): void {
-    this.#held.set(id, controller)
+  add(id: string, control: DriveControl): void {
+    this.#held.set(id, control)
     this.#arm()
   }
 
+  /** Forgets a lease. The timer is left to lapse on its own: re-arming it per run would cost more than it saves. */
   delete(id: string): void {
     this.#held.delete(id)
-    if (this.#held.size === 0 && this.#timer !== undefined) {
-      this.#clock.clearTimeout(this.#timer)
-      this.#timer = undefined
-    }
   }
 
   get size(): number {
@@ -74,10 +72,10 @@ export class LeaseKeeper {
       )
       for (const id of ids) {
         if (kept.has(id)) continue
-        const controller = this.#held.get(id)
-        if (controller && !controller.signal.aborted) {
+        const control = this.#held.get(id)
+        if (control && !control.aborted) {
           this.#logger.warn(`lease on workflow ${id} was lost; stopping its drive here`)
-          controller.abort(new LeaseLostError(id))
+          control.abort(new LeaseLostError(id))
         }
       }
     } catch (error) {

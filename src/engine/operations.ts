@@ -153,7 +153,7 @@ export async function cancelRun(driver: Driver, id: string, reason?: string): Pr
   const status = await cancelStored(core.store, id, reason, core.clock.now())
   if (status !== 'cancelled') return false
   const local = driver.active.get(id)
-  if (local && !local.controller.signal.aborted) local.controller.abort(new WorkflowCancelledError(reason))
+  if (local && !local.control.aborted) local.control.abort(new WorkflowCancelledError(reason))
   if (core.emitter.tracing) {
     const run = await core.store.getRun(id)
     await core.emitter.trace({

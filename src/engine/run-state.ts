@@ -84,9 +84,18 @@ export class RunState implements ContextSource {
     this.#bodies = snapshot.checkpoints.map((c) => ({ seq: c.seq, body: c.body }))
   }
 
-  /** Replaces step `index`'s record; it goes out with the next write. */
+  /**
+   * Replaces step `index`'s record; it goes out with the next write. Fields set to `undefined` are
+   * dropped (except `output`, whose value may be `undefined`), so records stay plain JSON and take
+   * the serializer's fast path.
+   */
   setStep(index: number, record: StoredStep): void {
-    this.history[index] = record
+    const clean = {} as Record<string, unknown>
+    for (const key in record) {
+      const value = (record as unknown as Record<string, unknown>)[key]
+      if (value !== undefined || key === 'output') clean[key] = value
+    }
+    this.history[index] = clean as unknown as StoredStep
     this.#dirtySteps.add(index)
   }
 
@@ -138,10 +147,10 @@ export class RunState implements ContextSource {
       ...(options.consumeSignal !== undefined ? { consumeSignal: options.consumeSignal } : {}),
       ...(options.release ? { release: true } : { leaseExpiresAt: now + this.core.leaseMs }),
     })
-    promise.catch((error: unknown) => {
+    // A run's writes settle in call order (contract), so waiting for the last one waits for all.
+    this.#tail = promise.catch((error: unknown) => {
       this.#failure ??= error
     })
-    this.#tail = Promise.all([this.#tail, promise])
   }
 
   /**
@@ -183,7 +192,7 @@ export class RunState implements ContextSource {
 
   /** Resolves when every issued write is durable; rejects with the first write's failure. */
   async barrier(): Promise<void> {
-    await this.#tail.catch(() => undefined)
+    await this.#tail
     if (this.#failure !== undefined) throw this.#failure
   }
 

@@ -15,6 +15,7 @@ import type { FluxTraceEvent, FluxTraceEventType } from '../trace/events.js'
 import type { FluxSleepResult, FluxWaitResult, StepDefinition, StepResult } from '../types.js'
 import { isSleepResult, isWaitResult } from '../workflow/flux.js'
 import { type AttemptOutcome, runAttempt } from './attempt.js'
+import type { Abortable } from './control.js'
 import { runCompensation, startCompensation } from './compensation.js'
 import { idempotencyKey, StepContext } from './context.js'
 import { backoffDelay, isFinalError } from './retry.js'
@@ -46,12 +47,12 @@ export type DriveMode = 'start' | 'resume' | 'recover'
 
 export class Runner {
   readonly state: RunState
-  readonly signal: AbortSignal
+  readonly signal: Abortable
   readonly #mode: DriveMode
   /** The error that ended the run (kept as the live object for `FluxResult.error`). */
   finalError: Error | undefined
 
-  constructor(state: RunState, signal: AbortSignal, mode: DriveMode) {
+  constructor(state: RunState, signal: Abortable, mode: DriveMode) {
     this.state = state
     this.signal = signal
     this.#mode = mode
@@ -64,10 +65,12 @@ export class Runner {
   async drive(): Promise<DriveEnd> {
     const state = this.state
     try {
-      await this.trace(this.#mode === 'start' ? 'workflow:start' : `workflow:${this.#mode}`, {
-        status: 'running',
-        ...(this.#mode === 'start' ? { input: state.input } : {}),
-      })
+      if (state.core.emitter.tracing) {
+        await this.trace(this.#mode === 'start' ? 'workflow:start' : `workflow:${this.#mode}`, {
+          status: 'running',
+          ...(this.#mode === 'start' ? { input: state.input } : {}),
+        })
+      }
       if (state.status === 'rolling_back') return await runCompensation(this)
       if (state.status !== 'running') state.status = 'running'
       while (state.cursor < this.#steps.length) {
@@ -154,17 +157,17 @@ export class Runner {
     for (;;) {
       let record = state.history[index]!
       if (record.wakeAt !== undefined) {
-        const wait = record.wakeAt.getTime() - core.clock.now()
+        const wait = record.wakeAt - core.clock.now()
         if (wait > 0) await sleepOn(core.clock, wait, this.signal)
       }
       const attempt = record.attempts + 1
-      const { wakeAt: _due, ...rest } = record
       record = {
-        ...rest,
+        ...record,
         status: 'running',
         attempts: attempt,
         retries: attempt - 1,
         startedAt: record.startedAt ?? this.now(),
+        wakeAt: undefined,
       }
       state.setStep(index, record)
       if (def.commit) {
@@ -175,7 +178,7 @@ export class Runner {
       const data = state.tracker.begin()
       const ctx = new StepContext(state, attempt, idempotencyKey(state.id, def.name, record.generation), data)
       core.emitter.hook('stepStart', def.name, ctx)
-      await this.trace('step:start', { ...this.stepFields(index, 'running'), attempt, retries: attempt - 1 })
+      if (core.emitter.tracing) await this.trace('step:start', { ...this.stepFields(index, 'running'), attempt, retries: attempt - 1 })
       const started = core.clock.now()
       const pending = runAttempt(
         def.handler as (c: StepContext) => unknown,
@@ -193,8 +196,8 @@ export class Runner {
           status: 'completed',
           completedAt: this.now(),
           duration: core.clock.now() - started,
+          error: undefined,
         }
-        delete done.error
         state.setStep(index, done)
         let body: string | undefined
         try {
@@ -208,7 +211,8 @@ export class Runner {
         state.write({ body })
         const result: StepResult = { success: true, duration: done.duration ?? 0 }
         core.emitter.hook('stepComplete', def.name, ctx, result)
-        await this.trace('step:complete', {
+        if (core.emitter.tracing)
+          await this.trace('step:complete', {
           ...this.stepFields(index, 'completed'),
           attempt,
           duration: done.duration ?? 0,
@@ -227,7 +231,7 @@ export class Runner {
       if (isFinalError(error, def.retryIf) || attempt > retries)
         return this.#failFinally(index, record, error)
       const delay = backoffDelay(def.backoff, core.defaultBackoff, attempt, error, core.random)
-      state.setStep(index, { ...record, error: error.message, wakeAt: new Date(core.clock.now() + delay) })
+      state.setStep(index, { ...record, error: error.message, wakeAt: core.clock.now() + delay })
       state.write({ body: state.encodeBody(false) })
       await state.barrier()
       core.logger.warn(
@@ -247,8 +251,7 @@ export class Runner {
   async #failFinally(index: number, record: StoredStep, error: Error): Promise<StepEnd> {
     const state = this.state
     const def = this.#steps[index]!
-    state.setStep(index, { ...record, status: 'failed', error: error.message, completedAt: this.now() })
-    delete state.history[index]!.wakeAt
+    state.setStep(index, { ...record, status: 'failed', error: error.message, completedAt: this.now(), wakeAt: undefined })
     state.core.emitter.hook('stepError', def.name, new StepContext(state, record.attempts, ''), error)
     await this.trace('step:error', {
       ...this.stepFields(index, 'failed'),
@@ -265,11 +268,11 @@ export class Runner {
     const record: StoredStep = {
       ...state.history[index]!,
       status: 'suspended',
-      suspendedAt: new Date(now),
+      suspendedAt: now,
       waitingFor: wait.signal,
       duration: now - started,
+      wakeAt: wait.timeout !== undefined ? now + wait.timeout : undefined,
     }
-    if (wait.timeout !== undefined) record.wakeAt = new Date(now + wait.timeout)
     state.setStep(index, record)
     let body: string | undefined
     try {
@@ -308,8 +311,8 @@ export class Runner {
     const record: StoredStep = {
       ...state.history[index]!,
       status: 'suspended',
-      suspendedAt: new Date(now),
-      wakeAt: new Date(wakeAt),
+      suspendedAt: now,
+      wakeAt,
       duration: now - started,
     }
     state.setStep(index, record)
@@ -341,8 +344,7 @@ export class Runner {
       if (found >= 0) {
         const signal = state.mailbox.splice(found, 1)[0]!
         const payload = core.serializer.decode(signal.payload)
-        const { wakeAt: _due, ...rest } = record
-        state.setStep(index, { ...rest, status: 'completed', completedAt: new Date(now), output: payload })
+        state.setStep(index, { ...record, status: 'completed', completedAt: now, output: payload, wakeAt: undefined })
         state.signals[name] = payload
         state.status = 'running'
         state.waitingFor = null
@@ -351,7 +353,7 @@ export class Runner {
         await this.trace('step:complete', { ...this.stepFields(index, 'completed'), meta: { signal: name } })
         return 'next'
       }
-      if (record.wakeAt !== undefined && record.wakeAt.getTime() <= now) {
+      if (record.wakeAt !== undefined && record.wakeAt <= now) {
         await this.trace('step:timeout', {
           ...this.stepFields(index, 'suspended'),
           error: `signal "${name}" timed out`,
@@ -360,17 +362,16 @@ export class Runner {
       }
       state.status = 'suspended'
       state.waitingFor = name
-      state.wakeAt = record.wakeAt?.getTime() ?? null
+      state.wakeAt = record.wakeAt ?? null
       await state.barrier()
       const parked = await state.park(undefined, name)
       if (parked.parked) return { kind: 'rest' }
       state.mailbox.push(parked.signal)
       return this.#continueSuspended(index, record)
     }
-    const due = record.wakeAt?.getTime() ?? now
+    const due = record.wakeAt ?? now
     if (due <= now) {
-      const { wakeAt: _due, ...rest } = record
-      state.setStep(index, { ...rest, status: 'completed', completedAt: new Date(now) })
+      state.setStep(index, { ...record, status: 'completed', completedAt: now, wakeAt: undefined })
       state.status = 'running'
       state.wakeAt = null
       state.write({ body: state.encodeBody(false) })
@@ -393,7 +394,7 @@ export class Runner {
     state.write({ release: true })
     await state.barrier()
     core.emitter.hook('workflowComplete', new StepContext(state, 0, ''))
-    await this.trace('workflow:complete', { status: 'completed', duration: state.elapsed() })
+    if (core.emitter.tracing) await this.trace('workflow:complete', { status: 'completed', duration: state.elapsed() })
     core.logger.debug(`workflow ${state.name} ${state.id} completed`)
     return { kind: 'rest' }
   }
@@ -416,8 +417,8 @@ export class Runner {
     this.state.error = storeError(error)
   }
 
-  now(): Date {
-    return new Date(this.state.core.clock.now())
+  now(): number {
+    return this.state.core.clock.now()
   }
 
   stepFields(index: number, status: NonNullable<FluxTraceEvent['status']>): Partial<FluxTraceEvent> {

@@ -228,9 +228,9 @@ export interface ListRunsResult {
 /**
  * The verbs of a durable store. Each is atomic on its own.
  *
- * Ordering: checkpoints with the same token for the same run are applied in call order even if
- * the caller did not await the previous call (the engine pipelines the checkpoints of quick steps
- * and awaits them before anything irreversible).
+ * Ordering: checkpoints with the same token for the same run are applied in call order, and their
+ * promises settle in call order, even if the caller did not await the previous call (the engine
+ * pipelines the checkpoints of quick steps and awaits the last one before anything irreversible).
  */
 export interface FluxStore {
   /** Marks this object as implementing the durable contract. */

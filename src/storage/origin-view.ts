@@ -2,7 +2,7 @@
  * The origin's `save / load / list / delete` on top of the durable verbs, shared by every adapter
  * so that code written against `@gravito/flux`'s storage interface keeps working.
  */
-import { type CheckpointBody, pendingStep, toWorkflowState } from '../codec/checkpoint.js'
+import { type CheckpointBody, storedStep, toWorkflowState } from '../codec/checkpoint.js'
 import { defaultSerializer, type Serializer } from '../codec/codec.js'
 import type { WorkflowFilter, WorkflowState, WorkflowStatus } from '../types.js'
 import { definitionKey, fnv1a64 } from '../util/hash.js'
@@ -21,7 +21,7 @@ export function stateToReplacement(
     : fnv1a64(JSON.stringify(shape))
   const now = state.updatedAt instanceof Date ? state.updatedAt.getTime() : Date.now()
   const body: CheckpointBody = {
-    h: state.history.map((h, i) => [i, { ...pendingStep(h.name), ...h }]),
+    h: state.history.map((h, i) => [i, storedStep(h)]),
     d: { ...(state.data as Record<string, unknown>) },
     x: 1,
   }

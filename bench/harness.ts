@@ -1,0 +1,61 @@
+/**
+ * Shared measuring helpers: every benchmark reports throughput and per-run latency percentiles,
+ * and is printed beside its floor measured in the same process.
+ */
+
+export interface Measurement {
+  name: string
+  runs: number
+  /** Workflows per second. */
+  rate: number
+  p50: number
+  p99: number
+}
+
+/** Runs `count` calls of `one` with at most `concurrency` in flight; measures each call. */
+export async function measure(name: string, count: number, concurrency: number, one: (i: number) => Promise<unknown>): Promise<Measurement> {
+  const latencies: number[] = new Array(count)
+  let next = 0
+  const started = performance.now()
+  const lane = async () => {
+    for (;;) {
+      const i = next++
+      if (i >= count) return
+      const t = performance.now()
+      await one(i)
+      latencies[i] = performance.now() - t
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane))
+  const elapsed = performance.now() - started
+  latencies.sort((a, b) => a - b)
+  return { name, runs: count, rate: (count / elapsed) * 1000, p50: pct(latencies, 0.5), p99: pct(latencies, 0.99) }
+}
+
+function pct(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0
+}
+
+/** Prints a table: each of our rows with its floor and the ratio. */
+export function printTable(title: string, rows: { ours: Measurement; floor: Measurement }[]): void {
+  console.log(`\n${title}`)
+  const header = ['benchmark', 'fluxflow wf/s', 'p50 ms', 'p99 ms', 'floor wf/s', 'floor p50', 'ratio']
+  const lines = rows.map(({ ours, floor }) => [
+    ours.name,
+    fmt(ours.rate),
+    ours.p50.toFixed(3),
+    ours.p99.toFixed(3),
+    fmt(floor.rate),
+    floor.p50.toFixed(3),
+    `${(ours.rate / floor.rate).toFixed(2)}×`,
+  ])
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)))
+  const row = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`
+  console.log(row(header))
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`)
+  for (const l of lines) console.log(row(l))
+}
+
+function fmt(n: number): string {
+  return n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(1)
+}
