@@ -93,7 +93,10 @@ export class PostgresStorage implements FluxStore, WorkflowStorage {
   readonly #sql: Statements
   #refs = 0
   #ready: Promise<Session> | undefined
+  /** The session once `#ready` has resolved, until the last `close()`. */
+  #live: Session | undefined
   #closing: Promise<void> = Promise.resolve()
+  #applied: readonly number[] = []
 
   constructor(options: PostgresStorageOptions = {}) {
     this.schema = assertIdentifier(options.schema ?? 'fluxflow', 'schema name')
@@ -107,14 +110,17 @@ export class PostgresStorage implements FluxStore, WorkflowStorage {
   async init(): Promise<void> {
     this.#refs++
     if (!this.#ready) {
-      const ready = this.#open()
-      this.#ready = ready
-      void ready.catch(() => {
-        if (this.#ready === ready) this.#ready = undefined
+      const opening = this.#open()
+      this.#ready = opening
+      void opening.catch(() => {
+        if (this.#ready === opening) this.#ready = undefined
       })
     }
+    const ready = this.#ready
     try {
-      await this.#ready
+      const session = await ready
+      // Unless a close() came meanwhile, the session is live.
+      if (this.#ready === ready) this.#live = session
     } catch (error) {
       this.#refs--
       throw error
@@ -128,16 +134,20 @@ export class PostgresStorage implements FluxStore, WorkflowStorage {
     if (this.#refs > 0) return
     const ready = this.#ready
     this.#ready = undefined
+    this.#live = undefined
     if (ready) this.#closing = ready.then(shutdown, () => undefined)
     return this.#closing
   }
 
-  /** Counters of the group-commit writer since `init()` (statements sent, writes carried). */
-  get writerStats(): WriterStats {
-    return this.#current?.writer.stats ?? { statements: 0, jobs: 0 }
+  /** Migration versions the last `init()` applied (empty when the schema was already current). */
+  get appliedMigrations(): readonly number[] {
+    return this.#applied
   }
 
-  #current: Session | undefined
+  /** Counters of the group-commit writer of the open session (statements sent, writes carried). */
+  get writerStats(): WriterStats {
+    return this.#live?.writer.stats ?? { statements: 0, jobs: 0 }
+  }
 
   async #open(): Promise<Session> {
     // Reopening after a close: let the previous session finish shutting down first.
@@ -152,7 +162,7 @@ export class PostgresStorage implements FluxStore, WorkflowStorage {
         max: this.#options.max ?? 10,
       }))
     try {
-      await migrate(pool, this.schema, this.#sql)
+      this.#applied = await migrate(pool, this.schema, this.#sql)
     } catch (error) {
       if (ownsPool) await pool.end().catch(() => undefined)
       throw error
@@ -164,7 +174,6 @@ export class PostgresStorage implements FluxStore, WorkflowStorage {
       writer: new GroupCommitWriter(pool, this.#sql, this.schema, BATCH_LIMITS),
       notifier: new Notifier(pool, this.schema, this.#sql.listen, warn),
     }
-    this.#current = session
     return session
   }
 
@@ -270,18 +279,21 @@ export class PostgresStorage implements FluxStore, WorkflowStorage {
     return (rows as SnapshotRow[]).map(toSnapshot)
   }
 
+  // Checkpoints, parks and releases are queued synchronously when the storage is open (no
+  // `await` before the enqueue), so the queue order is exactly the call order.
+
   async checkpoint(params: CheckpointParams): Promise<void> {
-    const { writer } = await this.#session()
+    const writer = this.#live?.writer ?? (await this.#session()).writer
     return writer.enqueue<void>((settle) => ({ kind: 'checkpoint', params, settle }))
   }
 
   async park(params: ParkParams): Promise<ParkResult> {
-    const { writer } = await this.#session()
+    const writer = this.#live?.writer ?? (await this.#session()).writer
     return writer.enqueue<ParkResult>((settle) => ({ kind: 'park', params, settle }))
   }
 
   async release(params: ReleaseParams): Promise<void> {
-    const { writer } = await this.#session()
+    const writer = this.#live?.writer ?? (await this.#session()).writer
     return writer.enqueue<void>((settle) => ({ kind: 'release', params, settle }))
   }
 
