@@ -65,3 +65,17 @@ export async function endAdminPool(): Promise<void> {
   admin = undefined
   await pool?.end()
 }
+
+/** Waits until a statement on `schema` (other than the admin pool's) is blocked on a lock; its pid. */
+export async function waitForLockWaiter(schema: string): Promise<number> {
+  for (let i = 0; i < 500; i++) {
+    const { rows } = await adminPool().query(
+      `SELECT pid FROM pg_stat_activity
+       WHERE wait_event_type = 'Lock' AND query LIKE '%' || $1 || '%' AND pid <> pg_backend_pid()`,
+      [`"${schema}"`],
+    )
+    if (rows[0]) return rows[0].pid as number
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  throw new Error(`no statement on schema ${schema} is waiting on a lock`)
+}

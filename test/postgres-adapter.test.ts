@@ -1,0 +1,237 @@
+/**
+ * PostgresStorage beyond the shared contract: migrations under concurrency (in-process and across
+ * processes), SKIP LOCKED claims across instances, pool ownership, reference-counted init/close,
+ * schema validation, corrupt rows, and the engine running on it end to end.
+ */
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import pg from 'pg'
+import { afterAll, expect, it } from 'vitest'
+import { createWorkflow, Flux, FluxEngine, FluxSilentLogger, StorageError } from '../src/index.js'
+import type { LeaseParams } from '../src/storage/contract.js'
+import { PostgresStorage } from '../src/storage/postgres/postgres-storage.js'
+import { sampleRun } from '../src/testing/index.js'
+import {
+  adminPool,
+  DATABASE_URL,
+  describePg,
+  dropSchema,
+  endAdminPool,
+  uniqueSchema,
+} from './helpers/pg-schema.js'
+
+const run = promisify(execFile)
+const CHILD = fileURLToPath(new URL('./helpers/pg-migrate-child.ts', import.meta.url))
+const schemas: string[] = []
+
+function storage(options: { schema?: string; max?: number } = {}): PostgresStorage {
+  const schema = options.schema ?? uniqueSchema()
+  if (!schemas.includes(schema)) schemas.push(schema)
+  return new PostgresStorage({ connectionString: DATABASE_URL, schema, max: options.max ?? 4 })
+}
+
+async function versions(schema: string): Promise<number[]> {
+  const { rows } = await adminPool().query(`SELECT version FROM "${schema}".migrations ORDER BY version`)
+  return rows.map((r: { version: number }) => r.version)
+}
+
+afterAll(async () => {
+  for (const schema of schemas) await dropSchema(schema)
+  await endAdminPool()
+})
+
+describePg('PostgresStorage: migrations', () => {
+  it('migrates once when several storages initialise the same schema at the same moment', async () => {
+    const schema = uniqueSchema()
+    const stores = [1, 2, 3, 4].map(() => storage({ schema, max: 2 }))
+    await Promise.all(stores.map((s) => s.init()))
+    expect(await versions(schema)).toEqual([1, 2])
+    await Promise.all(stores.map((s) => s.close()))
+  })
+
+  it('migrates once when two processes initialise the same schema at the same moment', async () => {
+    const schema = uniqueSchema()
+    schemas.push(schema)
+    const startAt = String(Date.now() + 1_500)
+    const children = [1, 2].map(() =>
+      run(process.execPath, ['--import', 'tsx', CHILD, DATABASE_URL, schema, startAt], { timeout: 60_000 }),
+    )
+    const outputs = await Promise.all(children)
+    const applied = outputs.map((o) => JSON.parse(o.stdout.trim()) as number[])
+    // Exactly one process applied the migrations; the other waited on the lock and found them done.
+    expect(applied.flat().sort()).toEqual([1, 2])
+    expect(await versions(schema)).toEqual([1, 2])
+  })
+
+  it('is idempotent across restarts', async () => {
+    const schema = uniqueSchema()
+    const first = storage({ schema })
+    await first.init()
+    await first.createRun({ run: sampleRun('kept') })
+    await first.close()
+    const second = storage({ schema })
+    await second.init()
+    expect((await second.getRun('kept'))?.id).toBe('kept')
+    expect(await versions(schema)).toEqual([1, 2])
+    await second.close()
+  })
+})
+
+describePg('PostgresStorage: claims across instances', () => {
+  it('splits 500 pending runs between two storages with separate pools: all claimed, none twice', async () => {
+    const schema = uniqueSchema()
+    const a = storage({ schema, max: 4 })
+    const b = storage({ schema, max: 4 })
+    await Promise.all([a.init(), b.init()])
+    for (let i = 0; i < 500; i += 50) {
+      await Promise.all(
+        Array.from({ length: 50 }, (_, j) =>
+          a.createRun({ run: sampleRun(`p${i + j}`, { status: 'pending', createdAt: 1_000 + i + j }) }),
+        ),
+      )
+    }
+    const claimer = async (s: PostgresStorage, owner: string, lanes: number) => {
+      const ids: string[] = []
+      await Promise.all(
+        Array.from({ length: lanes }, async (_, lane) => {
+          // One owner per lane: a lease held by the same owner under another token counts as an
+          // earlier incarnation's and may be taken over, by contract.
+          const lease: LeaseParams = {
+            owner: `${owner}${lane}`,
+            token: `${owner}${lane}/1`,
+            expiresAt: 10_000_000,
+          }
+          for (;;) {
+            const got = await s.claimDue({ lease, now: 5_000, definitionKeys: ['wf#h1'], limit: 10 })
+            if (got.length === 0) return
+            for (const snap of got) ids.push(snap.run.id)
+          }
+        }),
+      )
+      return ids
+    }
+    const started = performance.now()
+    const [fromA, fromB] = await Promise.all([claimer(a, 'a', 3), claimer(b, 'b', 3)])
+    const ms = performance.now() - started
+    const all = [...fromA, ...fromB]
+    console.info(
+      `[pg] claimDue: 500 runs in ${ms.toFixed(0)} ms (${((500 / ms) * 1000).toFixed(0)} claims/s), a=${fromA.length} b=${fromB.length}`,
+    )
+    expect(new Set(all).size).toBe(all.length)
+    expect(all.length).toBe(500)
+    expect(fromA.length).toBeGreaterThan(0)
+    expect(fromB.length).toBeGreaterThan(0)
+    const { rows } = await adminPool().query(
+      `SELECT count(*)::int AS n FROM "${schema}".runs WHERE lease_token IS NULL`,
+    )
+    expect(rows[0].n).toBe(0)
+    await Promise.all([a.close(), b.close()])
+  })
+})
+
+describePg('PostgresStorage: lifecycle', () => {
+  it('never ends a pool it was given, and counts init/close', async () => {
+    const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 3 })
+    pool.on('error', () => undefined)
+    const schema = uniqueSchema()
+    schemas.push(schema)
+    const s = new PostgresStorage({ pool, schema })
+    await s.init()
+    await s.init()
+    await s.close()
+    expect((await s.createRun({ run: sampleRun('r1') })).created).toBe(true)
+    await s.close()
+    await s.close() // idempotent
+    await expect(s.getRun('r1')).rejects.toBeInstanceOf(StorageError)
+    expect(pool.ended).toBe(false)
+    expect((await pool.query(`SELECT id FROM "${schema}".runs`)).rows).toEqual([{ id: 'r1' }])
+    await s.init() // reopens
+    expect((await s.getRun('r1'))?.id).toBe('r1')
+    await s.close()
+    expect(pool.ended).toBe(false)
+    await pool.end()
+  })
+
+  it('ends the pool it created at the last close, after queued writes', async () => {
+    const s = storage()
+    await s.init()
+    await s.createRun({
+      run: sampleRun('r1'),
+      lease: { owner: 'w', token: 'w/1', expiresAt: 9e12 },
+    })
+    const writes = Array.from({ length: 50 }, (_, i) =>
+      s.checkpoint({ id: 'r1', token: 'w/1', now: i, patch: { cursor: i }, body: `b${i}` }),
+    )
+    await s.close()
+    await Promise.all(writes)
+    const { rows } = await adminPool().query(
+      `SELECT count(*)::int AS n FROM "${s.schema}".checkpoints WHERE run_id = 'r1'`,
+    )
+    expect(rows[0].n).toBe(50)
+    await expect(s.checkpoint({ id: 'r1', token: 'w/1', now: 99, patch: {} })).rejects.toBeInstanceOf(
+      StorageError,
+    )
+  })
+
+  it('validates the schema name before any SQL is built', () => {
+    for (const bad of ['bad-name', '1abc', 'x"; DROP SCHEMA public; --', '', 'a'.repeat(64), 'sp ace']) {
+      expect(() => new PostgresStorage({ connectionString: DATABASE_URL, schema: bad })).toThrow(TypeError)
+    }
+    expect(new PostgresStorage({ connectionString: DATABASE_URL }).schema).toBe('fluxflow')
+    expect(new PostgresStorage({ connectionString: DATABASE_URL, schema: 'Mixed_Case_9' }).schema).toBe(
+      'Mixed_Case_9',
+    )
+    expect(() => new PostgresStorage({ connectionString: DATABASE_URL, max: 0 })).toThrow(TypeError)
+  })
+
+  it('reports an unreachable server as a StorageError and can init again later', async () => {
+    const s = new PostgresStorage({
+      connectionString: 'postgres://postgres@127.0.0.1:1/none',
+      schema: uniqueSchema(),
+    })
+    await expect(s.init()).rejects.toBeInstanceOf(StorageError)
+    await expect(s.getRun('x')).rejects.toBeInstanceOf(StorageError)
+    await s.close() // nothing to close: no-op
+  })
+})
+
+describePg('PostgresStorage: under the engine', () => {
+  const flow = createWorkflow('pg-order')
+    .input<{ n: number }>()
+    .step('a', (ctx) => {
+      ctx.data.a = ctx.input.n + 1
+    })
+    .step('approve', () => Flux.wait('approved'))
+    .commit('c', (ctx) => {
+      ctx.data.c = new Map([['k', new Date(5)]])
+    })
+
+  it('runs, suspends, signals and completes a workflow', async () => {
+    const s = storage()
+    const engine = new FluxEngine({ storage: s, logger: new FluxSilentLogger(), workflows: [flow] })
+    const first = await engine.execute(flow, { n: 1 })
+    expect(first.status).toBe('suspended')
+    const done = await engine.signal(flow, first.id, 'approved', { by: 'ops' })
+    expect(done.status).toBe('completed')
+    const state = await engine.get(first.id)
+    expect(state?.data).toEqual({ a: 2, c: new Map([['k', new Date(5)]]) })
+    expect(state?.history.map((h) => h.status)).toEqual(['completed', 'completed', 'completed'])
+    expect((await engine.list({ name: 'pg-order' })).map((r) => r.id)).toEqual([first.id])
+    await engine.close()
+  })
+
+  it('names the run when a corrupt row cannot be loaded, and still loads the others', async () => {
+    const s = storage()
+    const engine = new FluxEngine({ storage: s, logger: new FluxSilentLogger(), workflows: [flow] })
+    const ids = [] as string[]
+    for (const n of [1, 2, 3]) ids.push((await engine.execute(flow, { n }, { id: `run-${n}` })).id)
+    const db = adminPool()
+    await db.query(`UPDATE "${s.schema}".runs SET meta = '{not json' WHERE id = 'run-1'`)
+    await db.query(`UPDATE "${s.schema}".checkpoints SET body = 'garbage]' WHERE run_id = 'run-2'`)
+    await expect(engine.get('run-1')).rejects.toThrow(/run-1/)
+    await expect(engine.get('run-2')).rejects.toThrow(/run-2/)
+    expect((await engine.get('run-3'))?.data).toEqual({ a: 4 })
+    await engine.close()
+  })
+})

@@ -1,0 +1,166 @@
+/**
+ * The group-commit writer on a real server: round trips per burst, call order, fencing that
+ * rejects only the write it concerns, and parking raced by a concurrent signal delivery.
+ */
+import { afterAll, afterEach, beforeEach, expect, it } from 'vitest'
+import { LeaseLostError } from '../src/errors.js'
+import { PostgresStorage } from '../src/storage/postgres/postgres-storage.js'
+import { sampleRun } from '../src/testing/index.js'
+import { type CountingPool, countingPool } from './helpers/pg-pool.js'
+import {
+  adminPool,
+  describePg,
+  dropSchema,
+  endAdminPool,
+  uniqueSchema,
+  waitForLockWaiter,
+} from './helpers/pg-schema.js'
+
+const A = { owner: 'w', token: 'w/1', expiresAt: 9e12 }
+let counting: CountingPool
+let s: PostgresStorage
+
+beforeEach(async () => {
+  counting = countingPool(4)
+  s = new PostgresStorage({ pool: counting.pool, schema: uniqueSchema() })
+  await s.init()
+})
+
+afterEach(async () => {
+  await s.close()
+  await dropSchema(s.schema)
+  await counting.inner.end()
+})
+
+afterAll(endAdminPool)
+
+async function bodies(id: string): Promise<string[]> {
+  const { rows } = await adminPool().query(
+    `SELECT body FROM "${s.schema}".checkpoints WHERE run_id = $1 ORDER BY seq`,
+    [id],
+  )
+  return rows.map((r: { body: string }) => r.body)
+}
+
+describePg('PostgresStorage: group commit', () => {
+  it('sends 100 concurrent checkpoints of one run in far fewer than 100 round trips, in call order', async () => {
+    await s.createRun({ run: sampleRun('r1'), lease: A })
+    counting.reset()
+    const started = performance.now()
+    await Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        s.checkpoint({ id: 'r1', token: 'w/1', now: 10 + i, patch: { cursor: i }, body: `b${i}` }),
+      ),
+    )
+    const ms = performance.now() - started
+    const statements = counting.texts.filter((t) => t.startsWith('WITH w AS')).length
+    console.info(
+      `[pg] 100 pipelined checkpoints of one run: ${counting.count} round trips, ${ms.toFixed(1)} ms`,
+    )
+    expect(counting.count).toBeLessThanOrEqual(3)
+    expect(statements).toBeGreaterThanOrEqual(1)
+    expect(await bodies('r1')).toEqual(Array.from({ length: 100 }, (_, i) => `b${i}`))
+    const run = (await s.getRun('r1'))!
+    expect([run.cursor, run.updatedAt, run.revision]).toEqual([99, 109, 101])
+  })
+
+  it('batches 100 runs checkpointing at once, and what queues during a flush goes in the next one', async () => {
+    for (let i = 0; i < 100; i++) await s.createRun({ run: sampleRun(`r${i}`), lease: A })
+    counting.reset()
+    const first = s.checkpoint({ id: 'r0', token: 'w/1', now: 1, patch: { cursor: 1 }, body: 'first' })
+    // Let the first flush go out alone, then queue the rest while it is in flight.
+    await new Promise((resolve) => setImmediate(resolve))
+    const rest = Array.from({ length: 100 }, (_, i) =>
+      s.checkpoint({ id: `r${i}`, token: 'w/1', now: 2, patch: { cursor: 2 }, body: `second-${i}` }),
+    )
+    await Promise.all([first, ...rest])
+    console.info(`[pg] 101 checkpoints over 100 runs: ${counting.count} round trips`)
+    expect(counting.count).toBeLessThanOrEqual(4)
+    expect(await bodies('r0')).toEqual(['first', 'second-0'])
+    expect(await bodies('r99')).toEqual(['second-99'])
+  })
+
+  it('rejects only the writes whose lease is gone', async () => {
+    await s.createRun({ run: sampleRun('mine'), lease: A })
+    await s.createRun({ run: sampleRun('theirs'), lease: { ...A, owner: 'x', token: 'x/1' } })
+    const results = await Promise.allSettled([
+      s.checkpoint({ id: 'mine', token: 'w/1', now: 1, patch: { cursor: 1 }, body: 'm1' }),
+      s.checkpoint({ id: 'theirs', token: 'w/1', now: 1, patch: { cursor: 1 }, body: 't1' }),
+      s.checkpoint({ id: 'mine', token: 'w/1', now: 2, patch: { status: 'completed' }, release: true }),
+      s.checkpoint({ id: 'mine', token: 'w/1', now: 3, patch: { cursor: 3 }, body: 'late' }),
+      s.release({ id: 'mine', token: 'w/1', now: 4 }),
+      s.checkpoint({ id: 'nobody', token: 'w/1', now: 1, patch: {} }),
+    ])
+    expect(results.map((r) => r.status)).toEqual([
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+      'rejected',
+    ])
+    for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(LeaseLostError)
+    expect(await bodies('mine')).toEqual(['m1'])
+    expect(await bodies('theirs')).toEqual([])
+    const mine = (await s.getRun('mine'))!
+    expect([mine.status, mine.cursor, mine.leaseToken]).toEqual(['completed', 1, null])
+  })
+
+  it('settles a run’s promises in call order', async () => {
+    await s.createRun({ run: sampleRun('r1'), lease: A })
+    const order: number[] = []
+    await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        s.checkpoint({ id: 'r1', token: 'w/1', now: i, patch: {}, body: `${i}` }).then(() => order.push(i)),
+      ),
+    )
+    expect(order).toEqual(Array.from({ length: 30 }, (_, i) => i))
+  })
+
+  it('does not park when a signal is delivered while the park waits for the row lock', async () => {
+    await s.createRun({ run: sampleRun('r1'), lease: A })
+    // A delivery in flight: it holds the run row and has stored the signal, not yet committed.
+    const delivery = await adminPool().connect()
+    try {
+      await delivery.query('BEGIN')
+      await delivery.query(
+        `INSERT INTO "${s.schema}".signals (run_id, name, payload, at) VALUES ('r1', 'go', '[7]', 5)`,
+      )
+      await delivery.query(`UPDATE "${s.schema}".runs SET revision = revision + 1 WHERE id = 'r1'`)
+      const park = s.park({
+        id: 'r1',
+        token: 'w/1',
+        now: 6,
+        patch: { status: 'suspended', waitingFor: 'go' },
+        body: 'parked',
+        unlessSignal: 'go',
+        release: true,
+      })
+      await waitForLockWaiter(s.schema)
+      await delivery.query('COMMIT')
+      expect(await park).toEqual({ parked: false, signal: { name: 'go', payload: '[7]', at: 5 } })
+    } finally {
+      delivery.release()
+    }
+    const run = (await s.getRun('r1'))!
+    expect([run.status, run.waitingFor, run.leaseToken]).toEqual(['running', null, 'w/1'])
+    expect(await bodies('r1')).toEqual([])
+  })
+
+  it('parks when nothing is in the mailbox, and a later delivery then finds the wait', async () => {
+    await s.createRun({ run: sampleRun('r1'), lease: A })
+    const parked = await s.park({
+      id: 'r1',
+      token: 'w/1',
+      now: 6,
+      patch: { status: 'suspended', waitingFor: 'go', wakeAt: 99 },
+      body: 'parked',
+      unlessSignal: 'go',
+      release: true,
+    })
+    expect(parked).toEqual({ parked: true })
+    expect((await s.deliverSignal({ id: 'r1', name: 'go', payload: '[1]', now: 7 })).outcome).toBe(
+      'delivered',
+    )
+  })
+})
