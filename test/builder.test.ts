@@ -111,6 +111,11 @@ describe('builder', () => {
       .commit('save', (ctx) => {
         expectTypeOf(ctx.input.orderId).toEqualTypeOf<string>()
       })
+    // The input argument does not widen the flow's declared input type.
+    const typedEngine = new FluxEngine()
+    const plan = createWorkflow('plan').input<{ plan: 'free' | 'pro' }>().step('x', () => {})
+    const call = () => typedEngine.execute(plan, { plan: 'pro' })
+    expectTypeOf(call).returns.resolves.toHaveProperty('status')
     const typeOnly = () =>
       // @ts-expect-error a commit takes no compensate
       createWorkflow('x').commit('c', () => {}, { compensate: () => {} })

@@ -160,7 +160,7 @@ export class FluxEngine {
    */
   async execute<TInput, TData = any>(
     flow: FlowLike<TInput, TData>,
-    input: TInput,
+    input: NoInfer<TInput>,
     options: ExecuteOptions = {},
   ): Promise<FluxResult<TData>> {
     const startedAt = this.#core.clock.now()
@@ -176,7 +176,7 @@ export class FluxEngine {
    * due timers, continues runs whose owner died, and runs queued runs of registered workflows.
    */
   start(): Promise<void>
-  start<TInput>(flow: FlowLike<TInput, any>, input: TInput, options?: ExecuteOptions): Promise<string>
+  start<TInput>(flow: FlowLike<TInput, any>, input: NoInfer<TInput>, options?: ExecuteOptions): Promise<string>
   async start<TInput>(
     flow?: FlowLike<TInput, any>,
     input?: TInput,
@@ -204,7 +204,7 @@ export class FluxEngine {
   /** Stores a run for a worker to pick up; runs nothing here. */
   async enqueue<TInput>(
     flow: FlowLike<TInput, any>,
-    input: TInput,
+    input: NoInfer<TInput>,
     options: EnqueueOptions = {},
   ): Promise<string> {
     const resolved = this.#registry.add(flow)
@@ -315,7 +315,7 @@ export class FluxEngine {
   /** Runs many inputs with bounded concurrency. */
   executeBatch<TInput, TData = any>(
     flow: FlowLike<TInput, TData>,
-    inputs: readonly TInput[],
+    inputs: readonly NoInfer<TInput>[],
     options: BatchOptions = {},
   ): Promise<BatchResult<TData>> {
     return runBatch((input) => this.execute(flow, input), inputs, options)
