@@ -74,11 +74,16 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
     version: 2,
     name: 'indexes for claims and listing',
     statements: (t) => [
-      // claimDue: only runs that can need work are in it, so 100,000 finished runs cost nothing;
-      // its order is the claim order, so a claim reads index entries until it has `limit` runs.
-      `CREATE INDEX IF NOT EXISTS ${t.runs}_due_idx
+      // claimDue reads three small sets, each from its own partial index, so finished runs,
+      // sleepers and runs parked on a wait cost nothing until they can be claimed:
+      // pending and active runs, in claim order (a claim reads entries until it has `limit`)…
+      `CREATE INDEX IF NOT EXISTS ${t.runs}_ready_idx
         ON ${t.runs} (priority DESC, COALESCE(wake_at, created_at))
-        WHERE status IN ('pending', 'running', 'rolling_back', 'suspended')`,
+        WHERE status IN ('pending', 'running', 'rolling_back')`,
+      // …suspended runs with a timer, by due time (a range up to now)…
+      `CREATE INDEX IF NOT EXISTS ${t.runs}_timer_idx ON ${t.runs} (wake_at)
+        WHERE status = 'suspended' AND wake_at IS NOT NULL`,
+      // …and waits whose signal arrived, found from the mailbox (its UNIQUE (run_id, name)).
       // listRuns: newest first, unfiltered or by workflow or by status, paged by LIMIT/OFFSET.
       `CREATE INDEX IF NOT EXISTS ${t.runs}_created_idx ON ${t.runs} (created_at DESC, id DESC)`,
       `CREATE INDEX IF NOT EXISTS ${t.runs}_name_created_idx

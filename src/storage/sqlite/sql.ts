@@ -54,11 +54,14 @@ export function resolveTables({ tablePrefix, tableName }: TableNaming): TableNam
 }
 
 /**
- * Statuses a run can need work in. The claim index is partial over exactly this list, and the
- * claim query repeats it verbatim: SQLite uses a partial index only when the query's WHERE
- * contains the index's WHERE term as written.
+ * The lease and routing conditions every claim branch shares (`r` is the runs row): one of the
+ * worker's definition keys, one of its queues if it named any, and a lease that `leaseIsFree`
+ * would call free — but never the caller's own token (a run it already holds is not due).
  */
-const ACTIVE_SQL_LIST = `('pending', 'running', 'rolling_back', 'suspended')`
+const CLAIMABLE = `r.definition_key IN (SELECT value FROM json_each($keys))
+        AND ($queues IS NULL OR r.queue IN (SELECT value FROM json_each($queues)))
+        AND (r.lease_token IS NULL OR r.lease_token <> $token)
+        AND (r.lease_token IS NULL OR r.lease_expires_at <= $now OR r.lease_owner = $owner)`
 
 const RUN_COLUMNS = `id, workflow_name, workflow_version, definition_hash, definition_key, status, queue,
   priority, input, cursor, waiting_for, wake_at, lease_owner, lease_token, lease_expires_at, error, meta,
@@ -147,26 +150,43 @@ export function buildSql(t: TableNames) {
       WHERE id = $id`,
 
     /**
-     * Due runs, for claimDue, inside BEGIN IMMEDIATE (which is what keeps two processes from
-     * taking the same run: the second waits for the first's COMMIT, then sees its leases).
-     * Walks the partial `…_due_idx` in (priority DESC, due time, rowid) order and stops at the
-     * limit; the lease and due conditions mirror `leaseIsFree` and MemoryStorage's `isDue`.
+     * Due runs for claimDue, run inside BEGIN IMMEDIATE (what keeps two processes from taking
+     * one run: the second waits for the first's COMMIT, then sees its leases). Three branches,
+     * one per way a run becomes due, each read from its own partial index (INDEXED BY: the
+     * planner would otherwise pick the status index and sort every active run) and cut at the
+     * limit (the mailbox branch is a CROSS JOIN, which SQLite never reorders, so it starts from
+     * the few stored signals); the union is then ordered as MemoryStorage orders: priority,
+     * due time, arrival.
+     * The status lists must stay word for word those of the partial indexes.
      */
-    selectDue: `SELECT r.id AS id FROM ${runs} r
-      WHERE r.status IN ${ACTIVE_SQL_LIST}
-        AND r.definition_key IN (SELECT value FROM json_each($keys))
-        AND ($queues IS NULL OR r.queue IN (SELECT value FROM json_each($queues)))
-        AND (r.lease_token IS NULL OR r.lease_token <> $token)
-        AND (r.lease_token IS NULL OR r.lease_expires_at <= $now OR r.lease_owner = $owner)
-        AND (
-          (r.status = 'pending' AND (r.wake_at IS NULL OR r.wake_at <= $now))
-          OR r.status IN ('running', 'rolling_back')
-          OR (r.status = 'suspended' AND r.wake_at <= $now)
-          OR (r.status = 'suspended' AND r.waiting_for IS NOT NULL AND EXISTS (
-            SELECT 1 FROM ${signals} s WHERE s.run_id = r.id AND s.name = r.waiting_for))
-        )
-      ORDER BY r.priority DESC, COALESCE(r.wake_at, r.created_at) ASC, r.rowid ASC
-      LIMIT $limit`,
+    selectDue: `SELECT id FROM (
+      SELECT * FROM (
+        SELECT r.id AS id, r.priority AS priority, COALESCE(r.wake_at, r.created_at) AS due, r.rowid AS arrival
+        FROM ${runs} AS r INDEXED BY ${runs}_ready_idx
+        WHERE r.status IN ('pending', 'running', 'rolling_back')
+          AND (r.status <> 'pending' OR r.wake_at IS NULL OR r.wake_at <= $now)
+          AND ${CLAIMABLE}
+        ORDER BY r.priority DESC, COALESCE(r.wake_at, r.created_at), r.rowid
+        LIMIT $limit)
+      UNION ALL
+      SELECT * FROM (
+        SELECT r.id AS id, r.priority AS priority, r.wake_at AS due, r.rowid AS arrival
+        FROM ${runs} AS r INDEXED BY ${runs}_timer_idx
+        WHERE r.status = 'suspended' AND r.wake_at IS NOT NULL AND r.wake_at <= $now
+          AND ${CLAIMABLE}
+        ORDER BY r.priority DESC, r.wake_at, r.rowid
+        LIMIT $limit)
+      UNION ALL
+      SELECT * FROM (
+        SELECT r.id AS id, r.priority AS priority, COALESCE(r.wake_at, r.created_at) AS due, r.rowid AS arrival
+        FROM ${signals} AS s CROSS JOIN ${runs} AS r ON r.id = s.run_id
+        WHERE r.status = 'suspended' AND r.waiting_for = s.name AND (r.wake_at IS NULL OR r.wake_at > $now)
+          AND ${CLAIMABLE}
+        ORDER BY r.priority DESC, COALESCE(r.wake_at, r.created_at), r.rowid
+        LIMIT $limit)
+    )
+    ORDER BY priority DESC, due, arrival
+    LIMIT $limit`,
 
     // Listing: SELECT/COUNT heads and the filter fragments `listQuery` joins.
     listHead: `SELECT ${RUN_COLUMNS} FROM ${runs}`,
