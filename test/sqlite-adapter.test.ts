@@ -171,6 +171,21 @@ describe('SqliteStorage: corrupt rows', () => {
     expect([healthy!.status, healthy!.data]).toEqual(['completed', { n: 4 }])
     await engine.close()
   })
+
+  it('skips a due run whose row is damaged instead of failing every claim', async () => {
+    const storage = await opened()
+    await storage.createRun({ run: sampleRun('bad', { status: 'pending', priority: 9 }) })
+    await storage.createRun({ run: sampleRun('good', { status: 'pending' }) })
+    raw(storage).prepare(`UPDATE flux_runs SET cursor = 'three' WHERE id = 'bad'`).run()
+    const claimed = await storage.claimDue({ lease: LEASE, now: T0 + 1, definitionKeys: ['wf#h1'], limit: 5 })
+    expect(claimed.map((c) => c.run.id)).toEqual(['good'])
+    expect(claimed[0]!.run).toEqual(await storage.getRun('good'))
+    await expect(storage.getRun('bad')).rejects.toThrow(/Run bad has a corrupt row: column cursor/)
+    expect(raw(storage).prepare(`SELECT lease_token FROM flux_runs WHERE id = 'bad'`).get()).toEqual({
+      lease_token: null,
+    })
+    await storage.close()
+  })
 })
 
 describe('SqliteStorage: group commit', () => {

@@ -9,6 +9,8 @@
  * predicates as MemoryStorage (`leaseIsFree` from the contract, the due conditions in
  * `selectDue`), so the engine behaves the same on both.
  */
+
+import { StorageError } from '../../errors.js'
 import type {
   CancelRunParams,
   ClaimDueParams,
@@ -170,9 +172,26 @@ export function claimDue(
       .map((row) => row.id)
     const claimed: RunSnapshot[] = []
     for (const id of ids) {
+      let snapshot: RunSnapshot | null
+      try {
+        snapshot = readSnapshot(conn, sql, id)
+      } catch (error) {
+        // A row damaged on disk must not poison every claim: leave it unleased (get/list still
+        // report it, naming the run) and hand out the others.
+        if (error instanceof StorageError) continue
+        throw error
+      }
+      if (!snapshot) continue
       conn.run(sql.takeLease, { id, owner: lease.owner, token: lease.token, expiresAt: lease.expiresAt, now })
-      const snapshot = readSnapshot(conn, sql, id)
-      if (snapshot) claimed.push(snapshot)
+      // What takeLease wrote, without reading the row again.
+      Object.assign(snapshot.run, {
+        leaseOwner: lease.owner,
+        leaseToken: lease.token,
+        leaseExpiresAt: lease.expiresAt,
+        updatedAt: now,
+        revision: snapshot.run.revision + 1,
+      })
+      claimed.push(snapshot)
     }
     return claimed
   })
