@@ -2,9 +2,10 @@
  * What the conformance suite cannot see about SqliteStorage: migrations, several processes on
  * one file, corrupt rows, group commit, table names, PRAGMAs and the open/close lifecycle.
  */
-import { spawn } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import Database from 'better-sqlite3'
 import { afterAll, describe, expect, it } from 'vitest'
 import { BunSQLiteStorage } from '../src/bun.js'
@@ -335,6 +336,15 @@ describe('SqliteStorage: options and lifecycle', () => {
     expect((await reopened.getRun('r1'))!.cursor).toBe(7)
     await reopened.close()
   })
+
+  it('loads without better-sqlite3, which it asks for only at init(), with an install hint', async () => {
+    const script = join(process.cwd(), 'test', 'helpers', 'sqlite-no-driver-child.ts')
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script])
+    const result = JSON.parse(stdout.trim()) as { afterImport: number; afterInit: number; message: string }
+    expect(result.afterImport).toBe(0)
+    expect(result.afterInit).toBeGreaterThan(0)
+    expect(result.message).toMatch(/^StorageError: .*npm install better-sqlite3@12/)
+  }, 30_000)
 
   it('uses a database handle the application passes, and leaves it open', async () => {
     const db = new Database(':memory:')
