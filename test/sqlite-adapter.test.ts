@@ -334,6 +334,11 @@ describe('SqliteStorage: options and lifecycle', () => {
     await expect(storage.checkpoint({ id: 'r1', token: 'w/1', now: T0, patch: {} })).rejects.toThrow(/closed/)
     const reopened = await opened({ path })
     expect((await reopened.getRun('r1'))!.cursor).toBe(7)
+    // The origin's vacuum() commits queued writes first.
+    const queued = reopened.checkpoint({ id: 'r1', token: 'w/1', now: T0 + 2, patch: { cursor: 8 } })
+    reopened.vacuum()
+    expect(reopened.groupCommitStats.commits).toBe(1)
+    await queued
     await reopened.close()
   })
 

@@ -21,6 +21,13 @@ import { FluxError, LeaseLostError, StorageError } from '../../errors.js'
 import type { SqliteConnection } from './driver.js'
 import { TX } from './sql.js'
 
+/**
+ * Most writes per transaction. Past a few hundred the fsync is already shared by so many writes
+ * that it no longer matters; the cap keeps a burst (100,000 createRun) from holding the write
+ * lock for seconds, which other processes would wait on up to their busy timeout.
+ */
+const MAX_BATCH = 1000
+
 /** How often a batch is replayed after a write failed unexpectedly before the whole batch fails. */
 const MAX_REPLAYS = 3
 
@@ -91,11 +98,7 @@ export class GroupCommit {
    * every verb sees the writes issued before it, as with an unbatched store.
    */
   flush(conn: SqliteConnection): void {
-    while (this.#queue.length > 0) {
-      const batch = this.#queue
-      this.#queue = []
-      this.#commit(conn, batch)
-    }
+    while (this.#queue.length > 0) this.#commit(conn, this.#queue.splice(0, MAX_BATCH))
   }
 
   /** Rejects everything queued (the store failed to open, or closed without a connection). */
