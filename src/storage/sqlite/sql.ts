@@ -228,9 +228,6 @@ export const TX = {
   beginRead: 'BEGIN DEFERRED',
   commit: 'COMMIT',
   rollback: 'ROLLBACK',
-  savepoint: 'SAVEPOINT flux_write',
-  releaseSavepoint: 'RELEASE flux_write',
-  rollbackToSavepoint: 'ROLLBACK TO flux_write',
 } as const
 
 /** The PRAGMAs applied when a connection opens. Each takes a validated literal, never user text. */
@@ -242,7 +239,12 @@ export const PRAGMA = {
     FULL: 'PRAGMA synchronous = FULL',
     EXTRA: 'PRAGMA synchronous = EXTRA',
   },
-  readSynchronous: 'PRAGMA synchronous',
-  /** busy_timeout takes no bound parameter; the value is an integer checked by the caller. */
-  busyTimeout: (ms: number): string => `PRAGMA busy_timeout = ${Math.trunc(ms)}`,
+  /**
+   * PRAGMA takes no bound parameter, so the one number is written into the text — only after
+   * checking it is a plain non-negative integer, as the table prefix is checked.
+   */
+  busyTimeout: (ms: number): string => {
+    if (!Number.isSafeInteger(ms) || ms < 0) throw new TypeError(`Invalid busy timeout ${ms}`)
+    return `PRAGMA busy_timeout = ${ms}`
+  },
 } as const

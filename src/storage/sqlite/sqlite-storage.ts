@@ -141,7 +141,9 @@ export class SqliteStorage implements FluxStore, WorkflowStorage {
 
   /**
    * Releases one `init()`. At zero it commits the writes still queued, then closes the
-   * database. Calls beyond the count do nothing, so `close()` is idempotent.
+   * database (a handle passed as `database` is left open). Calls beyond the count do nothing,
+   * so `close()` is idempotent. A later `init()` opens the file again (a `':memory:'` database
+   * starts empty then).
    */
   async close(): Promise<void> {
     if (this.#refs === 0) return this.#closing ?? undefined

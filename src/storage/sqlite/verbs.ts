@@ -39,7 +39,7 @@ const TERMINAL: ReadonlySet<string> = new Set([
 
 /** Runs `fn` between `begin` and COMMIT; rolls back if it throws. */
 export function transaction<T>(conn: SqliteConnection, begin: string, fn: () => T): T {
-  conn.exec(begin)
+  conn.run(begin)
   let result: T
   try {
     result = fn()
@@ -47,7 +47,7 @@ export function transaction<T>(conn: SqliteConnection, begin: string, fn: () => 
     rollbackQuietly(conn)
     throw error
   }
-  conn.exec(TX.commit)
+  conn.run(TX.commit)
   return result
 }
 
