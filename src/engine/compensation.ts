@@ -73,7 +73,12 @@ export async function runCompensation(runner: Runner): Promise<DriveEnd> {
       const outcome: AttemptOutcome = pending instanceof Promise ? await pending : pending
       let failure: Error | undefined
       if (outcome.ok) {
-        state.setStep(index, { ...state.history[index]!, status: 'compensated', compensatedAt: runner.now() })
+        state.setStep(index, {
+          ...state.history[index]!,
+          status: 'compensated',
+          compensatedAt: runner.now(),
+          error: undefined,
+        })
         state.setMeta({ ...state.meta, compensate: state.meta.compensate.slice(1) })
         try {
           const body = state.encodeBody(true)

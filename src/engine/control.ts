@@ -27,7 +27,8 @@ export class DriveControl implements Abortable {
       listener()
       return () => {}
     }
-    const list = (this.#listeners ??= [])
+    this.#listeners ??= []
+    const list = this.#listeners
     list.push(listener)
     return () => {
       const i = list.indexOf(listener)

@@ -9,8 +9,8 @@ import { EngineClosedError, FluxError, toError, WorkflowNotFoundError } from '..
 import { type LeaseParams, leaseIsFree, type RunRecord, type RunSnapshot } from '../storage/contract.js'
 import { type FluxResult, isTerminalStatus } from '../types.js'
 import type { ResolvedDefinition } from '../workflow/definition.js'
-import type { EngineCore } from './core.js'
 import { DriveControl, fromSignal } from './control.js'
+import type { EngineCore } from './core.js'
 import { LeaseKeeper } from './leases.js'
 import type { Registry } from './registry.js'
 import { RunState } from './run-state.js'
@@ -79,7 +79,9 @@ export class Driver {
     const input = this.#decodeInput(snapshot.run)
     const state = new RunState(this.core, resolved, snapshot, input)
     const control = new DriveControl()
-    const off = stopSignal ? fromSignal(stopSignal).onAbort(() => control.abort(new EngineStopping())) : undefined
+    const off = stopSignal
+      ? fromSignal(stopSignal).onAbort(() => control.abort(new EngineStopping()))
+      : undefined
     const runner = new Runner(state, control, mode)
     const done = runner.drive()
     this.active.set(id, { control, done })
@@ -116,7 +118,8 @@ export class Driver {
           return this.settle(current.run.id, startedAt)
         case 'sleep': {
           const wait = end.wakeAt - this.core.clock.now()
-          if (wait > 0) await sleepOn(this.core.clock, wait, fromSignal(this.#closing.signal)).catch(() => undefined)
+          if (wait > 0)
+            await sleepOn(this.core.clock, wait, fromSignal(this.#closing.signal)).catch(() => undefined)
           if (this.#closing.signal.aborted) throw new EngineClosedError()
           const next = await this.claim(current.run.id)
           if (!next) return this.settle(current.run.id, startedAt)

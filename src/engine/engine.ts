@@ -165,7 +165,12 @@ export class FluxEngine {
   ): Promise<FluxResult<TData>> {
     const startedAt = this.#core.clock.now()
     const resolved = this.#registry.add(flow)
-    const { snapshot, created } = await this.#create(resolved, input, options, 'running')
+    const { snapshot, created } = await this.#create(
+      resolved,
+      input,
+      { ...options, deferSync: true },
+      'running',
+    )
     if (!created) return (await this.#driver.settle(snapshot.run.id, startedAt)) as FluxResult<TData>
     return (await this.#driver.runToRest(snapshot, resolved, 'start', startedAt)) as FluxResult<TData>
   }
@@ -176,7 +181,11 @@ export class FluxEngine {
    * due timers, continues runs whose owner died, and runs queued runs of registered workflows.
    */
   start(): Promise<void>
-  start<TInput>(flow: FlowLike<TInput, any>, input: NoInfer<TInput>, options?: ExecuteOptions): Promise<string>
+  start<TInput>(
+    flow: FlowLike<TInput, any>,
+    input: NoInfer<TInput>,
+    options?: ExecuteOptions,
+  ): Promise<string>
   async start<TInput>(
     flow?: FlowLike<TInput, any>,
     input?: TInput,
@@ -354,7 +363,7 @@ export class FluxEngine {
   async #create(
     resolved: ResolvedDefinition,
     input: unknown,
-    options: EnqueueOptions,
+    options: EnqueueOptions & { deferSync?: boolean },
     status: 'running' | 'pending',
   ) {
     if (this.#closed) throw new EngineClosedError()
@@ -383,7 +392,8 @@ export class FluxEngine {
       completedAt: null,
     }
     const lease = status === 'running' ? this.#driver.lease() : undefined
-    const result = await core.store.createRun(lease ? { run, lease } : { run })
+    // `execute` reports nothing before a later synced write; `start`/`enqueue` hand out the id now.
+    const result = await core.store.createRun(lease ? { run, lease, sync: !options.deferSync } : { run })
     return {
       created: result.created,
       snapshot: { run: result.run, checkpoints: [], signals: [] },

@@ -130,7 +130,9 @@ export class RunState implements ContextSource {
   }
 
   /** Issues a fenced checkpoint of the row fields, pending records and `body`; does not wait. */
-  write(options: { body?: string | undefined; consumeSignal?: string; release?: boolean } = {}): void {
+  write(
+    options: { body?: string | undefined; consumeSignal?: string; release?: boolean; sync?: boolean } = {},
+  ): void {
     const now = this.core.clock.now()
     const patch = this.#patch(now, options.release === true)
     const body = options.body
@@ -146,6 +148,7 @@ export class RunState implements ContextSource {
       ...(body !== undefined ? { body } : {}),
       ...(options.consumeSignal !== undefined ? { consumeSignal: options.consumeSignal } : {}),
       ...(options.release ? { release: true } : { leaseExpiresAt: now + this.core.leaseMs }),
+      ...(options.sync === false ? { sync: false } : {}),
     })
     // A run's writes settle in call order (contract), so waiting for the last one waits for all.
     this.#tail = promise.catch((error: unknown) => {
@@ -214,20 +217,9 @@ export class RunState implements ContextSource {
     return this.#bodies
   }
 
-  /** Elapsed ms since this drive started. */
+  /** Elapsed ms since the run was created (its whole life, across processes and resumes). */
   elapsed(): number {
-    return this.core.clock.now() - this.startedAt
-  }
-
-  /** The row as the store has it after the writes issued so far (for results). */
-  toRecordFields(): Pick<RunRecord, 'status' | 'cursor' | 'waitingFor' | 'wakeAt' | 'error'> {
-    return {
-      status: this.status,
-      cursor: this.cursor,
-      waitingFor: this.waitingFor,
-      wakeAt: this.wakeAt,
-      error: this.error,
-    }
+    return this.core.clock.now() - this.createdAt
   }
 }
 

@@ -15,9 +15,9 @@ import type { FluxTraceEvent, FluxTraceEventType } from '../trace/events.js'
 import type { FluxSleepResult, FluxWaitResult, StepDefinition, StepResult } from '../types.js'
 import { isSleepResult, isWaitResult } from '../workflow/flux.js'
 import { type AttemptOutcome, runAttempt } from './attempt.js'
-import type { Abortable } from './control.js'
 import { runCompensation, startCompensation } from './compensation.js'
 import { idempotencyKey, StepContext } from './context.js'
+import type { Abortable } from './control.js'
 import { backoffDelay, isFinalError } from './retry.js'
 import type { RunState } from './run-state.js'
 
@@ -74,7 +74,9 @@ export class Runner {
       if (state.status === 'rolling_back') return await runCompensation(this)
       if (state.status !== 'running') state.status = 'running'
       while (state.cursor < this.#steps.length) {
-        if (state.failure !== undefined) await state.barrier()
+        // A step starts only once everything before it is applied: a step that completed is
+        // never re-run after a crash of this process (see the \`sync\` flag for power loss).
+        await state.barrier()
         const end = await this.#step(state.cursor)
         if (end === 'next') {
           state.cursor++
@@ -134,13 +136,13 @@ export class Runner {
           }
           if (!pass) {
             state.setStep(index, { ...record, status: 'skipped', completedAt: this.now() })
-            state.write({ body: state.encodeBody(false) })
+            state.write({ body: state.encodeBody(false), sync: false })
             await this.trace('step:skipped', this.stepFields(index, 'skipped'))
             return 'next'
           }
           // Record that `when` passed, so recovery does not ask again.
           state.setStep(index, { ...record, status: 'running' })
-          if (!def.commit) state.write({ body: state.encodeBody(false) })
+          if (!def.commit) state.write({ body: state.encodeBody(false), sync: false })
         }
         return this.#attempts(index)
       default:
@@ -178,7 +180,12 @@ export class Runner {
       const data = state.tracker.begin()
       const ctx = new StepContext(state, attempt, idempotencyKey(state.id, def.name, record.generation), data)
       core.emitter.hook('stepStart', def.name, ctx)
-      if (core.emitter.tracing) await this.trace('step:start', { ...this.stepFields(index, 'running'), attempt, retries: attempt - 1 })
+      if (core.emitter.tracing)
+        await this.trace('step:start', {
+          ...this.stepFields(index, 'running'),
+          attempt,
+          retries: attempt - 1,
+        })
       const started = core.clock.now()
       const pending = runAttempt(
         def.handler as (c: StepContext) => unknown,
@@ -208,15 +215,16 @@ export class Runner {
           return this.#failFinally(index, record, toError(error))
         }
         state.tracker.commit()
-        state.write({ body })
+        // A plain step's completion need not be fsynced (at-least-once); a commit's must.
+        state.write({ body, sync: def.commit })
         const result: StepResult = { success: true, duration: done.duration ?? 0 }
         core.emitter.hook('stepComplete', def.name, ctx, result)
         if (core.emitter.tracing)
           await this.trace('step:complete', {
-          ...this.stepFields(index, 'completed'),
-          attempt,
-          duration: done.duration ?? 0,
-        })
+            ...this.stepFields(index, 'completed'),
+            attempt,
+            duration: done.duration ?? 0,
+          })
         return 'next'
       }
       if (this.signal.aborted) throw this.signal.reason
@@ -232,7 +240,7 @@ export class Runner {
         return this.#failFinally(index, record, error)
       const delay = backoffDelay(def.backoff, core.defaultBackoff, attempt, error, core.random)
       state.setStep(index, { ...record, error: error.message, wakeAt: core.clock.now() + delay })
-      state.write({ body: state.encodeBody(false) })
+      state.write({ body: state.encodeBody(false), sync: false })
       await state.barrier()
       core.logger.warn(
         `step "${def.name}" of ${state.id} failed (attempt ${attempt}/${retries + 1}), retrying in ${delay} ms: ${error.message}`,
@@ -251,7 +259,13 @@ export class Runner {
   async #failFinally(index: number, record: StoredStep, error: Error): Promise<StepEnd> {
     const state = this.state
     const def = this.#steps[index]!
-    state.setStep(index, { ...record, status: 'failed', error: error.message, completedAt: this.now(), wakeAt: undefined })
+    state.setStep(index, {
+      ...record,
+      status: 'failed',
+      error: error.message,
+      completedAt: this.now(),
+      wakeAt: undefined,
+    })
     state.core.emitter.hook('stepError', def.name, new StepContext(state, record.attempts, ''), error)
     await this.trace('step:error', {
       ...this.stepFields(index, 'failed'),
@@ -344,12 +358,18 @@ export class Runner {
       if (found >= 0) {
         const signal = state.mailbox.splice(found, 1)[0]!
         const payload = core.serializer.decode(signal.payload)
-        state.setStep(index, { ...record, status: 'completed', completedAt: now, output: payload, wakeAt: undefined })
+        state.setStep(index, {
+          ...record,
+          status: 'completed',
+          completedAt: now,
+          output: payload,
+          wakeAt: undefined,
+        })
         state.signals[name] = payload
         state.status = 'running'
         state.waitingFor = null
         state.wakeAt = null
-        state.write({ body: state.encodeBody(false), consumeSignal: name })
+        state.write({ body: state.encodeBody(false), consumeSignal: name, sync: false })
         await this.trace('step:complete', { ...this.stepFields(index, 'completed'), meta: { signal: name } })
         return 'next'
       }
@@ -394,7 +414,8 @@ export class Runner {
     state.write({ release: true })
     await state.barrier()
     core.emitter.hook('workflowComplete', new StepContext(state, 0, ''))
-    if (core.emitter.tracing) await this.trace('workflow:complete', { status: 'completed', duration: state.elapsed() })
+    if (core.emitter.tracing)
+      await this.trace('workflow:complete', { status: 'completed', duration: state.elapsed() })
     core.logger.debug(`workflow ${state.name} ${state.id} completed`)
     return { kind: 'rest' }
   }

@@ -110,6 +110,8 @@ export interface CreateRunParams {
   run: NewRun
   /** Take the lease at once (the creating engine runs it). */
   lease?: LeaseParams
+  /** See {@link CheckpointParams.sync}. Default true. */
+  sync?: boolean
 }
 
 export interface CreateRunResult {
@@ -158,6 +160,15 @@ export interface CheckpointParams {
   leaseExpiresAt?: number
   /** Drop the lease (the run is at rest, parked, or handed back). */
   release?: boolean
+  /**
+   * Default true: the promise resolves once the write is on stable storage. False: it resolves
+   * once the write is applied, visible to other processes, and would survive a crash of the
+   * calling process (SQLite: WAL frame written without fsync; Postgres: committed with
+   * `synchronous_commit = off`); a later synced write makes it durable too. The engine uses it
+   * for the checkpoints of plain steps and for bookkeeping that at-least-once may lose on power
+   * failure — never for a commit, a park, or an outcome it reports.
+   */
+  sync?: boolean
 }
 
 export interface ParkParams extends CheckpointParams {
