@@ -21,7 +21,6 @@ import type {
   ParkResult,
   RunMeta,
   RunPatch,
-  RunRecord,
   RunSnapshot,
   SignalRecord,
 } from '../storage/contract.js'
