@@ -6,6 +6,7 @@
  * `pg` is an optional peer: it is loaded with a dynamic `import()` only when a pool must be
  * created, so an application that passes its own pool, or never uses Postgres, never loads it.
  */
+import { createHash } from 'node:crypto'
 import { StorageError } from '../../errors.js'
 
 /** What a query returns (the part of `pg.QueryResult` we read). */
@@ -20,9 +21,16 @@ export interface NotificationLike {
   payload?: string | undefined
 }
 
+/** A statement with its parameters; `name` makes it a prepared statement (pg's `QueryConfig`). */
+export interface QueryConfigLike {
+  text: string
+  values?: unknown[]
+  name?: string
+}
+
 /** Anything that runs parameterized SQL: a pool or a checked-out client. */
 export interface QueryableLike {
-  query(text: string, values?: unknown[]): Promise<QueryResultLike>
+  query(textOrConfig: string | QueryConfigLike, values?: unknown[]): Promise<QueryResultLike>
 }
 
 /** A client checked out of a pool (`pg.PoolClient`). */
@@ -73,18 +81,37 @@ export async function createPool(options: { connectionString?: string; max: numb
   return pool
 }
 
-/** Runs one statement; any driver failure becomes a `StorageError` whose `cause` is the original. */
+/**
+ * Runs one statement; any driver failure becomes a `StorageError` whose `cause` is the original.
+ *
+ * With `prepared`, the statement is named after a hash of its text, so each connection parses and
+ * plans it once and then only binds and executes it: for the CTEs of the hot verbs, planning costs
+ * about as much as executing. The hash keeps names unique per text (pg refuses one name for two
+ * texts on a connection), including across schemas sharing a pool.
+ */
 export async function executeSql(
   db: QueryableLike,
   text: string,
   values: unknown[],
   what: string,
+  prepared = false,
 ): Promise<QueryResultLike> {
   try {
-    return await db.query(text, values)
+    return await (prepared ? db.query({ name: statementName(text), text, values }) : db.query(text, values))
   } catch (error) {
     throw storageError(what, error)
   }
+}
+
+const names = new Map<string, string>()
+
+function statementName(text: string): string {
+  let name = names.get(text)
+  if (name === undefined) {
+    name = `fluxflow_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`
+    names.set(text, name)
+  }
+  return name
 }
 
 /** A driver failure as a `StorageError` naming the operation. */

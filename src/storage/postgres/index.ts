@@ -6,6 +6,7 @@ export type {
   PoolClientLike,
   PoolLike,
   QueryableLike,
+  QueryConfigLike,
   QueryResultLike,
 } from './driver.js'
 export { PostgresStorage, type PostgresStorageOptions } from './postgres-storage.js'

@@ -32,7 +32,7 @@ import {
   type StoreEvent,
 } from '../contract.js'
 import { listStates, loadState, stateToReplacement } from '../origin-view.js'
-import { createPool, executeSql, type PoolLike, type QueryableLike } from './driver.js'
+import { createPool, executeSql, type PoolLike } from './driver.js'
 import { migrate } from './migrations.js'
 import { Notifier } from './notifier.js'
 import {
@@ -184,8 +184,9 @@ export class PostgresStorage implements FluxStore, WorkflowStorage {
     return this.#ready
   }
 
-  async #query(text: string, values: unknown[], what: string, db?: QueryableLike) {
-    return executeSql(db ?? (await this.#session()).pool, text, values, what)
+  /** A statement on the pool; `prepared` for the hot verbs (see `executeSql`). */
+  async #query(text: string, values: unknown[], what: string, prepared = true) {
+    return executeSql(this.#live?.pool ?? (await this.#session()).pool, text, values, what, prepared)
   }
 
   async createRun({ run, lease }: CreateRunParams): Promise<CreateRunResult> {
@@ -234,6 +235,8 @@ export class PostgresStorage implements FluxStore, WorkflowStorage {
         Math.max(0, Math.floor(params.offset ?? 0)),
       ],
       'listRuns',
+      // Not prepared: its optional filters want a plan made for the values at hand.
+      false,
     )
     const total = Number((rows[0] as { total: string } | undefined)?.total ?? 0)
     const runs = (rows as (RunRow & { total: string })[])

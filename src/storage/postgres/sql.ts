@@ -17,8 +17,42 @@ const RUN_INSERT_COLUMNS = `id, workflow_name, workflow_version, definition_hash
   priority, input, cursor, waiting_for, wake_at, lease_owner, lease_token, lease_expires_at, error, meta,
   created_at, updated_at, completed_at`
 
+/**
+ * The columns a run is read with. Never `*`: the hot statements are prepared once per connection,
+ * and a prepared `*` fails ("cached plan must not change result type") once a later migration
+ * adds a column while connections are alive.
+ */
+const RUN_COLUMNS = [
+  'id',
+  'workflow_name',
+  'workflow_version',
+  'definition_hash',
+  'definition_key',
+  'status',
+  'queue',
+  'priority',
+  'input',
+  'cursor',
+  'waiting_for',
+  'wake_at',
+  'lease_owner',
+  'lease_token',
+  'lease_expires_at',
+  'error',
+  'meta',
+  'created_at',
+  'updated_at',
+  'completed_at',
+  'revision',
+]
+
+/** `alias.col, …` (or bare names) for {@link RUN_COLUMNS}. */
+function runColumns(alias?: string): string {
+  return RUN_COLUMNS.map((c) => (alias ? `${alias}.${c}` : c)).join(', ')
+}
+
 /** Snapshot columns: the run row plus its checkpoints and mailbox, read in one statement (one snapshot). */
-const SNAPSHOT_COLUMNS = (s: string) => `r.*,
+const SNAPSHOT_COLUMNS = (s: string) => `${runColumns('r')},
   coalesce((SELECT json_agg(json_build_object('seq', c.seq, 'at', c.at, 'body', c.body) ORDER BY c.seq)
             FROM ${s}.checkpoints c WHERE c.run_id = r.id), '[]'::json) AS checkpoints,
   coalesce((SELECT json_agg(json_build_object('name', g.name, 'payload', g.payload, 'at', g.at) ORDER BY g.position)
@@ -81,14 +115,14 @@ export function buildStatements(schema: string) {
         INSERT INTO ${s}.runs (${RUN_INSERT_COLUMNS}, revision)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, 1)
         ON CONFLICT (id) DO NOTHING
-        RETURNING *
+        RETURNING ${runColumns()}
       ), ping AS (
         SELECT pg_notify($21, ${PAYLOAD(`CASE WHEN wake_at IS NULL THEN 'run' ELSE 'timer' END`, 'id')})
         FROM inserted WHERE status = 'pending'
       )
-      SELECT inserted.*, (SELECT count(*) FROM ping) AS notified FROM inserted`,
+      SELECT ${runColumns('inserted')}, (SELECT count(*) FROM ping) AS notified FROM inserted`,
 
-    getRun: `SELECT * FROM ${s}.runs WHERE id = $1`,
+    getRun: `SELECT ${runColumns()} FROM ${s}.runs WHERE id = $1`,
 
     /** loadRun: one statement, so the row, its checkpoints and its mailbox come from one snapshot. */
     loadRun: `SELECT ${SNAPSHOT_COLUMNS(s)} FROM ${s}.runs r WHERE r.id = $1`,
@@ -100,9 +134,10 @@ export function buildStatements(schema: string) {
      * the tie-break is byte order (what JavaScript's `<` gives for all but astral characters) and
      * `LIKE 'prefix%'` is served by the primary key.
      */
-    listRuns: `SELECT t.total, p.* FROM (SELECT count(*) AS total FROM ${s}.runs WHERE ${LIST_FILTER}) t
+    listRuns: `SELECT t.total, ${runColumns('p')}
+      FROM (SELECT count(*) AS total FROM ${s}.runs WHERE ${LIST_FILTER}) t
       LEFT JOIN LATERAL (
-        SELECT * FROM ${s}.runs WHERE ${LIST_FILTER}
+        SELECT ${runColumns()} FROM ${s}.runs WHERE ${LIST_FILTER}
         ORDER BY created_at DESC, id DESC LIMIT $6 OFFSET $7
       ) p ON true`,
 
@@ -177,7 +212,7 @@ export function buildStatements(schema: string) {
      * Params: $1..$9 one entry per segment; $10..$13 bodies; $14..$15 consumed signals; $16 channel.
      */
     applyWrites: `WITH w AS (
-        SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::bigint[], $5::int[], $6::int[],
+        SELECT w.* FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::bigint[], $5::int[], $6::int[],
                              $7::bool[], $8::bigint[], $9::text[])
           AS w(id, token, patch, now, writes, bodies, release, lease_expires_at, unless_signal)
       ), upd AS (
@@ -236,7 +271,7 @@ export function buildStatements(schema: string) {
      * $1 id, $2 name, $3 payload, $4 now, $5 channel.
      */
     deliverSignal: `WITH target AS (
-        SELECT * FROM ${s}.runs WHERE id = $1 FOR NO KEY UPDATE
+        SELECT ${runColumns()} FROM ${s}.runs WHERE id = $1 FOR NO KEY UPDATE
       ), verdict AS (
         SELECT id, CASE
             WHEN status IN ${TERMINAL} THEN 'ended'
@@ -259,7 +294,7 @@ export function buildStatements(schema: string) {
         FROM verdict v JOIN stored ON stored.run_id = v.id WHERE v.outcome = 'delivered'
       )
       SELECT v.outcome AS verdict, EXISTS (SELECT 1 FROM stored) AS stored,
-        (SELECT count(*) FROM ping) AS notified, t.*
+        (SELECT count(*) FROM ping) AS notified, ${runColumns('t')}
       FROM target t JOIN verdict v ON v.id = t.id`,
 
     /** cancelRun: unfenced by design; zero rows (absent or already ended) → the caller reads the row. */
@@ -267,7 +302,7 @@ export function buildStatements(schema: string) {
         wake_at = NULL, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
         updated_at = $2, revision = revision + 1
       WHERE id = $1 AND status NOT IN ${TERMINAL}
-      RETURNING *`,
+      RETURNING ${runColumns()}`,
 
     /** deleteRun: checkpoints and signals go with it (ON DELETE CASCADE). */
     deleteRun: `DELETE FROM ${s}.runs WHERE id = $1`,

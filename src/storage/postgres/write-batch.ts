@@ -125,6 +125,25 @@ function add(segment: Segment, job: WriteJob): void {
   }
 }
 
+/**
+ * The field of a write that holds a NUL character, if any. Postgres `text` cannot store one (the
+ * codec never produces one: JSON escapes it as the six characters `\u0000`), and a statement that
+ * tried would fail every write batched with it, so such a write is refused before it is queued.
+ */
+export function nulField(job: WriteJob): string | undefined {
+  const { params } = job
+  if (params.id.includes('\0')) return 'id'
+  if (params.token.includes('\0')) return 'token'
+  if (job.kind === 'release') return undefined
+  const p = job.params
+  if (p.body?.includes('\0')) return 'body'
+  if (p.consumeSignal?.includes('\0')) return 'consumeSignal'
+  if (job.kind === 'park' && job.params.unlessSignal?.includes('\0')) return 'unlessSignal'
+  for (const [key, value] of Object.entries(p.patch))
+    if (typeof value === 'string' && value.includes('\0')) return `patch.${key}`
+  return undefined
+}
+
 /** Parameters of `applyWrites` for these segments ($1..$15; the caller appends the channel). */
 export function batchParams(segments: readonly Segment[]): unknown[] {
   const bodyRuns: string[] = []

@@ -19,7 +19,14 @@ import { LeaseLostError, StorageError } from '../../errors.js'
 import type { ParkResult, SignalRecord } from '../contract.js'
 import { executeSql, type HeldClient, holdClient, type PoolLike } from './driver.js'
 import type { Statements } from './sql.js'
-import { type BatchLimits, batchParams, type Segment, takeBatch, type WriteJob } from './write-batch.js'
+import {
+  type BatchLimits,
+  batchParams,
+  nulField,
+  type Segment,
+  takeBatch,
+  type WriteJob,
+} from './write-batch.js'
 
 /** How many times a park that lost a race with a concurrent write is retried. */
 const PARK_ATTEMPTS = 50
@@ -52,7 +59,17 @@ export class GroupCommitWriter {
   /** Queues a write; the promise settles once it is committed (or refused). */
   enqueue<T>(make: (settle: { resolve(v: T): void; reject(e: unknown): void }) => WriteJob): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.#queue.push(make({ resolve, reject }))
+      const job = make({ resolve, reject })
+      const field = nulField(job)
+      if (field !== undefined) {
+        reject(
+          new StorageError(
+            `PostgresStorage cannot store ${field} of ${job.params.id}: it contains a NUL character`,
+          ),
+        )
+        return
+      }
+      this.#queue.push(job)
       // Start on a microtask: calls issued in the same tick then share the first statement.
       if (!this.#draining) this.#draining = Promise.resolve().then(() => this.#drain())
     })
@@ -102,6 +119,7 @@ export class GroupCommitWriter {
       this.#sql.applyWrites,
       [...batchParams(segments), this.#channel],
       'checkpoint',
+      true,
     )
     const matched = new Set(rows.map((r: { id: string }) => r.id))
     const retry: WriteJob[] = []
@@ -127,7 +145,7 @@ export class GroupCommitWriter {
   /** Settles a park that matched zero rows; returns true when it should be retried. */
   async #settlePark(held: HeldClient, job: WriteJob & { kind: 'park' }, signal: string): Promise<boolean> {
     const { id, token } = job.params
-    const { rows } = await executeSql(held.client, this.#sql.parkProbe, [id, token, signal], 'park')
+    const { rows } = await executeSql(held.client, this.#sql.parkProbe, [id, token, signal], 'park', true)
     const probe = rows[0] as { held: boolean | null; signal: SignalRecord | null } | undefined
     if (!probe?.held) {
       job.settle.reject(new LeaseLostError(id))
