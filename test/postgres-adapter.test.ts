@@ -174,6 +174,20 @@ describePg('PostgresStorage: lifecycle', () => {
     )
   })
 
+  it('keeps its prepared statements working when a later migration adds a column', async () => {
+    const s = storage()
+    await s.init()
+    await s.createRun({ run: sampleRun('r1'), lease: { owner: 'w', token: 'w/1', expiresAt: 9e12 } })
+    await s.getRun('r1')
+    await s.loadRun('r1')
+    await adminPool().query(`ALTER TABLE "${s.schema}".runs ADD COLUMN added_later integer`)
+    expect((await s.getRun('r1'))?.id).toBe('r1')
+    expect((await s.loadRun('r1'))?.run.id).toBe('r1')
+    await s.checkpoint({ id: 'r1', token: 'w/1', now: 1, patch: { cursor: 1 }, body: 'b' })
+    expect((await s.deliverSignal({ id: 'r1', name: 'go', payload: '[]', now: 2 })).outcome).toBe('queued')
+    await s.close()
+  })
+
   it('validates the schema name before any SQL is built', () => {
     for (const bad of ['bad-name', '1abc', 'x"; DROP SCHEMA public; --', '', 'a'.repeat(64), 'sp ace']) {
       expect(() => new PostgresStorage({ connectionString: DATABASE_URL, schema: bad })).toThrow(TypeError)

@@ -3,7 +3,7 @@
  * rejects only the write it concerns, and parking raced by a concurrent signal delivery.
  */
 import { afterAll, afterEach, beforeEach, expect, it } from 'vitest'
-import { LeaseLostError } from '../src/errors.js'
+import { LeaseLostError, StorageError } from '../src/errors.js'
 import { PostgresStorage } from '../src/storage/postgres/postgres-storage.js'
 import { sampleRun } from '../src/testing/index.js'
 import { type CountingPool, countingPool } from './helpers/pg-pool.js'
@@ -104,6 +104,22 @@ describePg('PostgresStorage: group commit', () => {
     expect(await bodies('theirs')).toEqual([])
     const mine = (await s.getRun('mine'))!
     expect([mine.status, mine.cursor, mine.leaseToken]).toEqual(['completed', 1, null])
+  })
+
+  it('refuses a write holding a NUL character on its own, without failing its batch', async () => {
+    await s.createRun({ run: sampleRun('r1'), lease: A })
+    await s.createRun({ run: sampleRun('r2'), lease: A })
+    const results = await Promise.allSettled([
+      s.checkpoint({ id: 'r1', token: 'w/1', now: 1, patch: {}, body: 'fine' }),
+      s.checkpoint({ id: 'r2', token: 'w/1', now: 1, patch: {}, body: 'nul \0 here' }),
+      s.checkpoint({ id: 'r2', token: 'w/1', now: 1, patch: { meta: '\0' } }),
+      // The six characters of a JSON escape are plain text, and stored as such.
+      s.checkpoint({ id: 'r2', token: 'w/1', now: 2, patch: {}, body: '["\\u0000"]' }),
+    ])
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled'])
+    expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(StorageError)
+    expect(await bodies('r1')).toEqual(['fine'])
+    expect(await bodies('r2')).toEqual(['["\\u0000"]'])
   })
 
   it('settles a run’s promises in call order', async () => {

@@ -22,7 +22,8 @@ let writer: PostgresStorage
 let warnings: string[]
 
 beforeEach(async () => {
-  schema = uniqueSchema()
+  // Mixed case: the channel and LISTEN must keep the schema's case.
+  schema = uniqueSchema('Notify')
   warnings = []
   listener = new PostgresStorage({
     connectionString: DATABASE_URL,

@@ -3,7 +3,12 @@
  * round trips. Nothing is faked: every query goes to the server.
  */
 import pg from 'pg'
-import type { PoolClientLike, PoolLike, QueryResultLike } from '../../src/storage/postgres/driver.js'
+import type {
+  PoolClientLike,
+  PoolLike,
+  QueryConfigLike,
+  QueryResultLike,
+} from '../../src/storage/postgres/driver.js'
 import { DATABASE_URL } from './pg-schema.js'
 
 /** A counting pool and the pool underneath (end it yourself). */
@@ -22,22 +27,23 @@ export function countingPool(max = 4): CountingPool {
   const inner = new pg.Pool({ connectionString: DATABASE_URL, max })
   inner.on('error', () => undefined)
   const texts: string[] = []
-  const record = (text: string) => {
-    texts.push(text.replace(/\s+/g, ' ').slice(0, 80))
+  const record = (statement: string | QueryConfigLike) => {
+    const text = typeof statement === 'string' ? statement : statement.text
+    texts.push(text.replace(/\s+/g, ' ').trim().slice(0, 80))
   }
   const pool: PoolLike = {
-    query(text: string, values?: unknown[]): Promise<QueryResultLike> {
-      record(text)
-      return inner.query(text, values)
+    query(statement: string | QueryConfigLike, values?: unknown[]): Promise<QueryResultLike> {
+      record(statement)
+      return typeof statement === 'string' ? inner.query(statement, values) : inner.query(statement)
     },
     async connect(): Promise<PoolClientLike> {
       const client = await inner.connect()
       return new Proxy(client, {
         get(target, key) {
           if (key === 'query') {
-            return (text: string, values?: unknown[]) => {
-              record(text)
-              return target.query(text, values)
+            return (statement: string | QueryConfigLike, values?: unknown[]) => {
+              record(statement)
+              return typeof statement === 'string' ? target.query(statement, values) : target.query(statement)
             }
           }
           const value = Reflect.get(target, key, target)
