@@ -1,0 +1,166 @@
+/**
+ * The Postgres floor: what a workflow costs when each step is nothing but one durable write.
+ *
+ * Each step is one autocommit INSERT of its row (`synchronous_commit = on`, so every step waits for
+ * its WAL flush, as a checkpoint must), awaited before the next; a "workflow" is three such steps
+ * (or five ~100 KB JSON documents). No engine, no leases, no reads: a lower bound on latency and
+ * an upper bound on throughput that `PostgresStorage` is compared against. Rows are stored as
+ * `text`, like the adapter's bodies.
+ *
+ * Every function creates its own schema and drops it afterwards.
+ */
+import { randomBytes } from 'node:crypto'
+import pg from 'pg'
+import { type Measurement, measure } from './harness.js'
+
+/** Where and how much to measure. */
+export interface PostgresFloorOptions {
+  /** Default `DATABASE_URL`, else the local test server. */
+  connectionString?: string
+  /** Workflows to time (after a warm-up of a tenth as many). */
+  workflows?: number
+}
+
+const SMALL_ROW = '{"ok":true,"n":1}'
+
+function url(options: PostgresFloorOptions): string {
+  return options.connectionString ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+}
+
+/** A ~100 KB JSON document (the shape of a large `ctx.data`). */
+export function largeDocument(bytes = 100 * 1024): string {
+  const items: { id: number; name: string; tags: string[]; score: number }[] = []
+  let size = 2
+  for (let i = 0; size < bytes; i++) {
+    const item = {
+      id: i,
+      name: `item-${i}-${'x'.repeat(24)}`,
+      tags: ['alpha', 'beta', `t${i % 7}`],
+      score: i / 3,
+    }
+    size += JSON.stringify(item).length + 1
+    items.push(item)
+  }
+  return JSON.stringify({ items })
+}
+
+async function withSchema<T>(
+  options: PostgresFloorOptions,
+  connections: number,
+  body: (pool: pg.Pool, table: string) => Promise<T>,
+): Promise<T> {
+  const schema = `bench_floor_${randomBytes(5).toString('hex')}`
+  const pool = new pg.Pool({
+    connectionString: url(options),
+    max: connections,
+    // Durable commits, whatever the server default: the floor must pay for its WAL flush.
+    options: '-c synchronous_commit=on',
+  })
+  pool.on('error', () => undefined)
+  const table = `"${schema}".steps`
+  try {
+    await pool.query(`CREATE SCHEMA "${schema}"`)
+    await pool.query(
+      `CREATE TABLE ${table} (run_id text NOT NULL, step integer NOT NULL, at bigint NOT NULL,
+        body text NOT NULL, PRIMARY KEY (run_id, step))`,
+    )
+    // Open every connection before timing, so connection setup is not measured.
+    const clients = await Promise.all(Array.from({ length: connections }, () => pool.connect()))
+    for (const client of clients) client.release()
+    return await body(pool, table)
+  } finally {
+    await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => undefined)
+    await pool.end()
+  }
+}
+
+/** One workflow: `steps` autocommit INSERTs, each awaited before the next. */
+function workflow(db: pg.Pool | pg.PoolClient, table: string, steps: number, body: string, prefix: string) {
+  const insert = `INSERT INTO ${table} (run_id, step, at, body) VALUES ($1, $2, $3, $4)`
+  return async (i: number): Promise<void> => {
+    const id = `${prefix}-${i}`
+    for (let step = 0; step < steps; step++) await db.query(insert, [id, step, Date.now(), body])
+  }
+}
+
+async function run(
+  name: string,
+  options: PostgresFloorOptions,
+  shape: { connections: number; workers: number; steps: number; body: string; workflows: number },
+): Promise<Measurement> {
+  const count = options.workflows ?? shape.workflows
+  return withSchema(options, shape.connections, async (pool, table) => {
+    if (shape.connections === 1) {
+      // Sequential: one connection held for the whole measurement.
+      const client = await pool.connect()
+      try {
+        await measure(
+          'warm-up',
+          Math.max(1, Math.floor(count / 10)),
+          1,
+          workflow(client, table, shape.steps, shape.body, 'w'),
+        )
+        return await measure(name, count, 1, workflow(client, table, shape.steps, shape.body, 'm'))
+      } finally {
+        client.release()
+      }
+    }
+    const warm = Math.max(1, Math.floor(count / 10))
+    await measure('warm-up', warm, shape.workers, workflow(pool, table, shape.steps, shape.body, 'w'))
+    return measure(name, count, shape.workers, workflow(pool, table, shape.steps, shape.body, 'm'))
+  })
+}
+
+/** Floor, sequential: 3 small INSERTs per workflow on 1 connection. */
+export function postgresFloorSequential(options: PostgresFloorOptions = {}): Promise<Measurement> {
+  return run('pg floor: 3 INSERTs sequential (1 conn)', options, {
+    connections: 1,
+    workers: 1,
+    steps: 3,
+    body: SMALL_ROW,
+    workflows: 1_000,
+  })
+}
+
+/** Floor, concurrent: 3 small INSERTs per workflow, 100 logical workers on 10 connections. */
+export function postgresFloorConcurrent(options: PostgresFloorOptions = {}): Promise<Measurement> {
+  return run('pg floor: 3 INSERTs concurrent (100 workers, 10 conns)', options, {
+    connections: 10,
+    workers: 100,
+    steps: 3,
+    body: SMALL_ROW,
+    workflows: 5_000,
+  })
+}
+
+/** Floor, large documents: 5 INSERTs of ~100 KB JSON per workflow, sequential on 1 connection. */
+export function postgresFloorLargeSequential(options: PostgresFloorOptions = {}): Promise<Measurement> {
+  return run('pg floor: 5 × 100 KB sequential (1 conn)', options, {
+    connections: 1,
+    workers: 1,
+    steps: 5,
+    body: largeDocument(),
+    workflows: 200,
+  })
+}
+
+/** Floor, large documents: 5 INSERTs of ~100 KB JSON per workflow, 100 workers on 10 connections. */
+export function postgresFloorLargeConcurrent(options: PostgresFloorOptions = {}): Promise<Measurement> {
+  return run('pg floor: 5 × 100 KB concurrent (100 workers, 10 conns)', options, {
+    connections: 10,
+    workers: 100,
+    steps: 5,
+    body: largeDocument(),
+    workflows: 1_000,
+  })
+}
+
+/** All four floors, in order. */
+export async function postgresFloor(options: PostgresFloorOptions = {}): Promise<Measurement[]> {
+  return [
+    await postgresFloorSequential(options),
+    await postgresFloorConcurrent(options),
+    await postgresFloorLargeSequential(options),
+    await postgresFloorLargeConcurrent(options),
+  ]
+}
