@@ -3,6 +3,7 @@
  * in another storage instance, and the listener survives its backend being terminated.
  */
 import { afterAll, afterEach, beforeEach, expect, it } from 'vitest'
+import { createWorkflow, FluxEngine, FluxSilentLogger } from '../src/index.js'
 import type { StoreEvent } from '../src/storage/contract.js'
 import { PostgresStorage } from '../src/storage/postgres/postgres-storage.js'
 import { sampleRun } from '../src/testing/index.js'
@@ -157,5 +158,32 @@ describePg('PostgresStorage: LISTEN/NOTIFY', () => {
     // Writes still work on the listener's storage: its pool replaced nothing it needed.
     expect((await listener.getRun('after'))?.status).toBe('pending')
     await unsubscribe()
+  })
+
+  it('wakes an idle engine worker in another process-like instance, long before its next poll', async () => {
+    const flow = createWorkflow('pg-wake').step('only', (ctx) => {
+      ctx.data.done = true
+    })
+    const quiet = { logger: new FluxSilentLogger(), workflows: [flow], recoverOnInit: false }
+    const workers = new FluxEngine({ ...quiet, storage: listener, pollInterval: 60_000 })
+    const web = new FluxEngine({ ...quiet, storage: writer })
+    const worker = workers.worker({ workflows: [flow], concurrency: 2 })
+    await worker.start()
+    await new Promise((resolve) => setTimeout(resolve, 100)) // the worker has polled once and sleeps
+    const started = performance.now()
+    const id = await web.enqueue(flow, {})
+    for (;;) {
+      const state = await web.get(id)
+      if (state?.status === 'completed') break
+      if (performance.now() - started > 10_000) throw new Error(`run still ${state?.status} after 10 s`)
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    console.info(
+      `[pg] enqueue → completed by a NOTIFY-woken worker: ${(performance.now() - started).toFixed(0)} ms`,
+    )
+    await worker.stop()
+    // Each engine took its own reference (init); closing them leaves the test's reference open.
+    await Promise.all([workers.close(), web.close()])
+    expect((await listener.getRun(id))?.status).toBe('completed')
   })
 })
