@@ -51,11 +51,15 @@ import { GroupCommitWriter, type WriterStats } from './writer.js'
 export interface PostgresStorageOptions {
   /** `postgres://…`; used to create our own pool when `pool` is not given. */
   connectionString?: string
-  /** Your own pool (a `pg.Pool` or anything shaped like it). Never ended by `close()`. */
+  /**
+   * Your own pool (a `pg.Pool` or anything shaped like it). Never ended by `close()`. While
+   * anyone is subscribed, one of its connections is held for LISTEN, and the writer holds one
+   * while it flushes: give it at least 3.
+   */
   pool?: PoolLike
   /** Schema holding the tables (created if missing). Letters, digits, underscores. Default `fluxflow`. */
   schema?: string
-  /** Size of the pool we create (ignored with `pool`). Default 10. */
+  /** Size of the pool we create (ignored with `pool`; see there for the minimum). Default 10. */
   max?: number
   /** Where the storage reports recoverable trouble (a lost LISTEN connection). Default `console.warn`. */
   warn?: (message: string) => void

@@ -12,7 +12,7 @@ import { assertIdentifier } from '../contract.js'
 
 const TERMINAL = `('completed', 'failed', 'rolled_back', 'compensation_failed', 'cancelled')`
 
-/** Columns of a runs row in the order {@link runParams} fills them. */
+/** Columns of a runs row, in the order `runParams` (rows.ts) fills them. */
 const RUN_INSERT_COLUMNS = `id, workflow_name, workflow_version, definition_hash, definition_key, status, queue,
   priority, input, cursor, waiting_for, wake_at, lease_owner, lease_token, lease_expires_at, error, meta,
   created_at, updated_at, completed_at`
@@ -22,29 +22,10 @@ const RUN_INSERT_COLUMNS = `id, workflow_name, workflow_version, definition_hash
  * and a prepared `*` fails ("cached plan must not change result type") once a later migration
  * adds a column while connections are alive.
  */
-const RUN_COLUMNS = [
-  'id',
-  'workflow_name',
-  'workflow_version',
-  'definition_hash',
-  'definition_key',
-  'status',
-  'queue',
-  'priority',
-  'input',
-  'cursor',
-  'waiting_for',
-  'wake_at',
-  'lease_owner',
-  'lease_token',
-  'lease_expires_at',
-  'error',
-  'meta',
-  'created_at',
-  'updated_at',
-  'completed_at',
-  'revision',
-]
+const RUN_COLUMNS =
+  `id workflow_name workflow_version definition_hash definition_key status queue priority input
+  cursor waiting_for wake_at lease_owner lease_token lease_expires_at error meta created_at updated_at completed_at
+  revision`.split(/\s+/)
 
 /** `alias.col, …` (or bare names) for {@link RUN_COLUMNS}. */
 function runColumns(alias?: string): string {
@@ -65,7 +46,10 @@ const SNAPSHOT_COLUMNS = (s: string) => `${runColumns('r')},
 const PAYLOAD = (kind: string, id: string) =>
   `json_build_object('kind', ${kind}, 'id', CASE WHEN octet_length(${id}) <= 1024 THEN ${id} END)::text`
 
-/** The `listRuns` filter; parameters $1..$5 (all nullable). */
+/**
+ * The `listRuns` filter; parameters $1..$5, all nullable. $3 is the id prefix already escaped by
+ * `prefixPattern` (rows.ts): backslash is LIKE's default escape character.
+ */
 const LIST_FILTER = `($1::text IS NULL OR workflow_name = $1::text)
   AND ($2::text[] IS NULL OR status = ANY($2::text[]))
   AND ($3::text IS NULL OR id LIKE $3::text)
