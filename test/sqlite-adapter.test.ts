@@ -60,7 +60,9 @@ describe('SqliteStorage: migrations', () => {
       )
       .all()
       .map((r) => (r as { name: string }).name)
-    expect(indexes).toEqual(expect.arrayContaining(['flux_runs_ready_idx', 'flux_runs_created_idx']))
+    expect(indexes).toEqual(
+      expect.arrayContaining(['flux_runs_pending_idx', 'flux_runs_timer_idx', 'flux_runs_created_idx']),
+    )
     const snapshot = await storage.loadRun('old')
     expect(snapshot!.run).toMatchObject({ status: 'pending', queue: 'default', priority: 0, revision: 1 })
     expect(snapshot!.checkpoints).toEqual([{ seq: 1, at: T0, body: 'b1' }])
@@ -187,6 +189,34 @@ describe('SqliteStorage: corrupt rows', () => {
     })
     await storage.close()
   })
+  it('claims only the kinds asked for; a waiting run whose signal is here is of kind signal', async () => {
+    const storage = await opened()
+    const now = T0 + 1000
+    await storage.createRun({ run: sampleRun('queued', { status: 'pending' }) })
+    await storage.createRun({ run: sampleRun('orphan'), lease: { ...LEASE, expiresAt: now - 1 } })
+    await storage.createRun({ run: sampleRun('timer', { status: 'suspended', wakeAt: now }) })
+    await storage.createRun({
+      run: sampleRun('both', { status: 'suspended', waitingFor: 'go', wakeAt: now - 5 }),
+    })
+    await storage.deliverSignal({ id: 'both', name: 'go', payload: '[1]', now })
+    const claim = async (kinds: ('pending' | 'orphaned' | 'timer' | 'signal')[]) =>
+      (
+        await storage.claimDue({
+          lease: { owner: kinds.join('+'), token: `${kinds.join('+')}/1`, expiresAt: now + 60_000 },
+          now,
+          definitionKeys: ['wf#h1'],
+          kinds,
+          limit: 10,
+        })
+      )
+        .map((c) => c.run.id)
+        .sort()
+    expect(await claim([])).toEqual([])
+    expect(await claim(['timer'])).toEqual(['timer'])
+    expect(await claim(['orphaned', 'signal'])).toEqual(['both', 'orphan'])
+    expect(await claim(['pending', 'orphaned', 'timer', 'signal'])).toEqual(['queued'])
+    await storage.close()
+  })
 })
 
 describe('SqliteStorage: group commit', () => {
@@ -246,6 +276,49 @@ describe('SqliteStorage: group commit', () => {
       ['one', 'two'],
     ])
     expect((await storage.loadRun('theirs'))!.checkpoints).toEqual([])
+    await storage.close()
+  })
+
+  it('commits a batch of sync: false writes without fsync, and puts synchronous back after it', async () => {
+    const storage = await opened()
+    await storage.createRun({ run: sampleRun('r1'), lease: LEASE })
+    const db = raw(storage)
+    const before = storage.groupCommitStats
+    await Promise.all([
+      storage.checkpoint({
+        id: 'r1',
+        token: 'w/1',
+        now: T0 + 1,
+        patch: { cursor: 1 },
+        body: 'a',
+        sync: false,
+      }),
+      storage.checkpoint({
+        id: 'r1',
+        token: 'w/1',
+        now: T0 + 2,
+        patch: { cursor: 2 },
+        body: 'b',
+        sync: false,
+      }),
+    ])
+    const relaxed = storage.groupCommitStats
+    expect([relaxed.commits - before.commits, relaxed.relaxedCommits - before.relaxedCommits]).toEqual([1, 1])
+    expect(db.pragma('synchronous', { simple: true })).toBe(2)
+    // One synced write in the batch makes the whole commit synced.
+    await Promise.all([
+      storage.checkpoint({
+        id: 'r1',
+        token: 'w/1',
+        now: T0 + 3,
+        patch: { cursor: 3 },
+        body: 'c',
+        sync: false,
+      }),
+      storage.checkpoint({ id: 'r1', token: 'w/1', now: T0 + 4, patch: { cursor: 4 }, body: 'd' }),
+    ])
+    expect(storage.groupCommitStats.relaxedCommits).toBe(relaxed.relaxedCommits)
+    expect((await storage.loadRun('r1'))!.checkpoints.map((c) => c.body)).toEqual(['a', 'b', 'c', 'd'])
     await storage.close()
   })
 

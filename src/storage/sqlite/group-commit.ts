@@ -7,6 +7,10 @@
  * writes queued during one macrotask are applied in call order inside one `BEGIN IMMEDIATE`
  * transaction, flushed from `setImmediate`, and every caller's promise settles only after that
  * COMMIT returned: durability is the same as one transaction per write, the disk wait is shared.
+ * A batch made only of `sync: false` writes (the contract's "visible and safe from a crash of
+ * the process, fsync later") commits with `synchronous = NORMAL`: in WAL mode that writes the
+ * frames without the fsync, which the next synced commit then covers. One synced write in the
+ * batch makes the whole commit synced. Promises settle in call order.
  *
  * A write fails alone. A fenced write whose lease is gone throws `LeaseLostError` before it has
  * written anything, so the others simply go on. Any other error may have left half a write
@@ -19,7 +23,7 @@
  */
 import { FluxError, LeaseLostError, StorageError } from '../../errors.js'
 import type { SqliteConnection } from './driver.js'
-import { TX } from './sql.js'
+import { PRAGMA, TX } from './sql.js'
 
 /**
  * Most writes per transaction. Past a few hundred the fsync is already shared by so many writes
@@ -36,6 +40,8 @@ export type BatchedWrite<T> = (conn: SqliteConnection) => T
 
 interface Pending {
   write: BatchedWrite<unknown>
+  /** False: the caller accepts a commit without fsync (`sync: false` in the contract). */
+  sync: boolean
   resolve: (value: unknown) => void
   reject: (error: unknown) => void
 }
@@ -46,6 +52,8 @@ export interface GroupCommitStats {
   commits: number
   /** Writes that went through a committed transaction (including those that failed alone). */
   writes: number
+  /** Of those, committed without fsync because every write in them was `sync: false`. */
+  relaxedCommits: number
   /** Transactions that failed as a whole. */
   failedBatches: number
   /** Most writes one transaction carried. */
@@ -57,11 +65,23 @@ export class GroupCommit {
   #queue: Pending[] = []
   #scheduled = false
   readonly #connection: () => SqliteConnection | null
-  readonly #stats: GroupCommitStats = { commits: 0, writes: 0, failedBatches: 0, largestBatch: 0 }
+  readonly #restoreSync: string | null
+  readonly #stats: GroupCommitStats = {
+    commits: 0,
+    writes: 0,
+    relaxedCommits: 0,
+    failedBatches: 0,
+    largestBatch: 0,
+  }
 
-  /** `connection` returns null while the store is still opening; it flushes once open. */
-  constructor(connection: () => SqliteConnection | null) {
+  /**
+   * `connection` returns null while the store is still opening; it flushes once open.
+   * `restoreSync` is the PRAGMA that sets the store's own `synchronous` level back after a
+   * batch of `sync: false` writes, or null when that level already does not fsync each commit.
+   */
+  constructor(connection: () => SqliteConnection | null, restoreSync: string | null) {
     this.#connection = connection
+    this.#restoreSync = restoreSync
   }
 
   /** Writes waiting for the next flush. */
@@ -74,10 +94,13 @@ export class GroupCommit {
     return { ...this.#stats }
   }
 
-  /** Queues a write; resolves with its result after the COMMIT that made it durable. */
-  enqueue<T>(write: BatchedWrite<T>): Promise<T> {
+  /**
+   * Queues a write; resolves with its result after the COMMIT that made it durable (with
+   * `sync: false`, after the COMMIT that made it visible and crash-of-the-process safe).
+   */
+  enqueue<T>(write: BatchedWrite<T>, sync = true): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.#queue.push({ write, resolve: resolve as (value: unknown) => void, reject })
+      this.#queue.push({ write, sync, resolve: resolve as (value: unknown) => void, reject })
       this.schedule()
     })
   }
@@ -109,36 +132,38 @@ export class GroupCommit {
   }
 
   #commit(conn: SqliteConnection, batch: Pending[]): void {
-    // Writes taken out of the batch after they failed unexpectedly, with their error.
-    const dropped = new Map<Pending, unknown>()
+    // Every write's outcome, settled at the end in call order (the contract orders a run's
+    // promises as its calls, whatever happened to the writes in between).
+    const outcomes = new Map<Pending, Outcome>()
     let live = batch
     for (let attempt = 1; ; attempt++) {
       const round = this.#attempt(conn, live)
       if (round.kind === 'committed') {
         this.#stats.commits++
+        if (round.relaxed) this.#stats.relaxedCommits++
         this.#stats.writes += live.length
         this.#stats.largestBatch = Math.max(this.#stats.largestBatch, live.length)
-        round.outcomes.forEach((outcome, i) => {
-          const item = live[i]!
-          if (outcome.ok) item.resolve(outcome.value)
-          else item.reject(outcome.error)
-        })
+        live.forEach((item, i) => outcomes.set(item, round.outcomes[i]!))
         break
       }
       if (round.kind === 'failed') {
-        this.#failBatch(live, round.error, round.what)
+        this.#failBatch(live, round.error, round.what, outcomes)
         break
       }
       const broken = live[round.index]!
-      dropped.set(broken, round.error)
+      outcomes.set(broken, { ok: false, error: asStorageFailure(round.error) })
       live = live.filter((item) => item !== broken)
       // A failure that keeps coming back is the database's, not one write's.
       if (attempt >= MAX_REPLAYS) {
-        this.#failBatch(live, round.error, 'the write transaction failed repeatedly')
+        this.#failBatch(live, round.error, 'the write transaction failed repeatedly', outcomes)
         break
       }
     }
-    for (const [item, error] of dropped) item.reject(asStorageFailure(error))
+    for (const item of batch) {
+      const outcome = outcomes.get(item)!
+      if (outcome.ok) item.resolve(outcome.value)
+      else item.reject(outcome.error)
+    }
   }
 
   /**
@@ -146,6 +171,17 @@ export class GroupCommit {
    * transaction (rolled back) or the failure of the transaction itself (rolled back).
    */
   #attempt(conn: SqliteConnection, live: Pending[]): Attempt {
+    const relaxed = this.#restoreSync !== null && live.every((item) => !item.sync)
+    if (relaxed) conn.run(PRAGMA.relaxed)
+    try {
+      return this.#transaction(conn, live, relaxed)
+    } finally {
+      // Outside any transaction again: every later commit (claims, signals…) fsyncs.
+      if (relaxed) conn.run(this.#restoreSync!)
+    }
+  }
+
+  #transaction(conn: SqliteConnection, live: Pending[], relaxed: boolean): Attempt {
     try {
       conn.run(TX.beginImmediate)
     } catch (error) {
@@ -170,24 +206,24 @@ export class GroupCommit {
       rollbackQuietly(conn)
       return { kind: 'failed', error, what: 'the write transaction failed' }
     }
-    return { kind: 'committed', outcomes }
+    return { kind: 'committed', outcomes, relaxed }
   }
 
-  #failBatch(batch: Pending[], cause: unknown, what: string): void {
+  #failBatch(batch: Pending[], cause: unknown, what: string, outcomes: Map<Pending, Outcome>): void {
     if (batch.length === 0) return
     this.#stats.failedBatches++
     const message = cause instanceof Error ? cause.message : String(cause)
     const error = new StorageError(`SQLite ${what} (${batch.length} writes, none applied): ${message}`, {
       cause,
     })
-    for (const item of batch) item.reject(error)
+    for (const item of batch) outcomes.set(item, { ok: false, error })
   }
 }
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown }
 
 type Attempt =
-  | { kind: 'committed'; outcomes: Outcome[] }
+  | { kind: 'committed'; outcomes: Outcome[]; relaxed: boolean }
   | { kind: 'replay'; index: number; error: unknown }
   | { kind: 'failed'; error: unknown; what: string }
 

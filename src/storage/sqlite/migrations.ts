@@ -74,12 +74,16 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
     version: 2,
     name: 'indexes for claims and listing',
     statements: (t) => [
-      // claimDue reads three small sets, each from its own partial index, so finished runs,
-      // sleepers and runs parked on a wait cost nothing until they can be claimed:
-      // pending and active runs, in claim order (a claim reads entries until it has `limit`)…
-      `CREATE INDEX IF NOT EXISTS ${t.runs}_ready_idx
+      // claimDue reads one small set per kind of due run, each from its own partial index, so
+      // finished runs, sleepers and parked waits cost nothing until they can be claimed, and a
+      // recovery pass (no `pending`) never walks a backlog of queued work:
+      // queued runs and orphaned active runs, each in claim order (read until `limit` is met)…
+      `CREATE INDEX IF NOT EXISTS ${t.runs}_pending_idx
         ON ${t.runs} (priority DESC, COALESCE(wake_at, created_at))
-        WHERE status IN ('pending', 'running', 'rolling_back')`,
+        WHERE status = 'pending'`,
+      `CREATE INDEX IF NOT EXISTS ${t.runs}_active_idx
+        ON ${t.runs} (priority DESC, COALESCE(wake_at, created_at))
+        WHERE status IN ('running', 'rolling_back')`,
       // …suspended runs with a timer, by due time (a range up to now)…
       `CREATE INDEX IF NOT EXISTS ${t.runs}_timer_idx ON ${t.runs} (wake_at)
         WHERE status = 'suspended' AND wake_at IS NOT NULL`,

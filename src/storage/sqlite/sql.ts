@@ -151,20 +151,28 @@ export function buildSql(t: TableNames) {
 
     /**
      * Due runs for claimDue, run inside BEGIN IMMEDIATE (what keeps two processes from taking
-     * one run: the second waits for the first's COMMIT, then sees its leases). Three branches,
-     * one per way a run becomes due, each read from its own partial index (INDEXED BY: the
-     * planner would otherwise pick the status index and sort every active run) and cut at the
-     * limit (the mailbox branch is a CROSS JOIN, which SQLite never reorders, so it starts from
-     * the few stored signals); the union is then ordered as MemoryStorage orders: priority,
-     * due time, arrival.
-     * The status lists must stay word for word those of the partial indexes.
+     * one run: the second waits for the first's COMMIT, then sees its leases). One branch per
+     * ClaimKind, switched on by its `$kind` flag (a term with no column, which SQLite tests once
+     * before the branch's loop), each read from its own partial index and cut at the limit; the
+     * union is ordered as MemoryStorage orders: priority, due time, arrival. INDEXED BY because
+     * the planner would otherwise take the status index and sort every active run; the mailbox
+     * branch is a CROSS JOIN, which SQLite never reorders, so it starts from the few stored
+     * signals. A suspended run whose signal is here is of kind `signal` even when its timer is
+     * also due, as in the reference. Status lists stay word for word those of the indexes.
      */
     selectDue: `SELECT id FROM (
       SELECT * FROM (
         SELECT r.id AS id, r.priority AS priority, COALESCE(r.wake_at, r.created_at) AS due, r.rowid AS arrival
-        FROM ${runs} AS r INDEXED BY ${runs}_ready_idx
-        WHERE r.status IN ('pending', 'running', 'rolling_back')
-          AND (r.status <> 'pending' OR r.wake_at IS NULL OR r.wake_at <= $now)
+        FROM ${runs} AS r INDEXED BY ${runs}_pending_idx
+        WHERE $pending AND r.status = 'pending' AND (r.wake_at IS NULL OR r.wake_at <= $now)
+          AND ${CLAIMABLE}
+        ORDER BY r.priority DESC, COALESCE(r.wake_at, r.created_at), r.rowid
+        LIMIT $limit)
+      UNION ALL
+      SELECT * FROM (
+        SELECT r.id AS id, r.priority AS priority, COALESCE(r.wake_at, r.created_at) AS due, r.rowid AS arrival
+        FROM ${runs} AS r INDEXED BY ${runs}_active_idx
+        WHERE $orphaned AND r.status IN ('running', 'rolling_back')
           AND ${CLAIMABLE}
         ORDER BY r.priority DESC, COALESCE(r.wake_at, r.created_at), r.rowid
         LIMIT $limit)
@@ -172,15 +180,16 @@ export function buildSql(t: TableNames) {
       SELECT * FROM (
         SELECT r.id AS id, r.priority AS priority, r.wake_at AS due, r.rowid AS arrival
         FROM ${runs} AS r INDEXED BY ${runs}_timer_idx
-        WHERE r.status = 'suspended' AND r.wake_at IS NOT NULL AND r.wake_at <= $now
+        WHERE $timer AND r.status = 'suspended' AND r.wake_at IS NOT NULL AND r.wake_at <= $now
           AND ${CLAIMABLE}
+          AND NOT EXISTS (SELECT 1 FROM ${signals} AS s WHERE s.run_id = r.id AND s.name = r.waiting_for)
         ORDER BY r.priority DESC, r.wake_at, r.rowid
         LIMIT $limit)
       UNION ALL
       SELECT * FROM (
         SELECT r.id AS id, r.priority AS priority, COALESCE(r.wake_at, r.created_at) AS due, r.rowid AS arrival
         FROM ${signals} AS s CROSS JOIN ${runs} AS r ON r.id = s.run_id
-        WHERE r.status = 'suspended' AND r.waiting_for = s.name AND (r.wake_at IS NULL OR r.wake_at > $now)
+        WHERE $signal AND r.status = 'suspended' AND r.waiting_for = s.name
           AND ${CLAIMABLE}
         ORDER BY r.priority DESC, COALESCE(r.wake_at, r.created_at), r.rowid
         LIMIT $limit)
@@ -233,6 +242,13 @@ export const TX = {
 /** The PRAGMAs applied when a connection opens. Each takes a validated literal, never user text. */
 export const PRAGMA = {
   walMode: 'PRAGMA journal_mode = WAL',
+  /**
+   * For a batch of `sync: false` writes only: in WAL mode NORMAL writes the WAL frames at COMMIT
+   * (so they survive a crash of the process) and leaves the fsync to a later synced commit or
+   * checkpoint. It cannot change inside a transaction, so it is set before BEGIN and put back
+   * after COMMIT.
+   */
+  relaxed: 'PRAGMA synchronous = NORMAL',
   synchronous: {
     OFF: 'PRAGMA synchronous = OFF',
     NORMAL: 'PRAGMA synchronous = NORMAL',

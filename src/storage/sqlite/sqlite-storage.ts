@@ -121,7 +121,8 @@ export class SqliteStorage implements FluxStore, WorkflowStorage {
     }
     this.#busyTimeout = busyTimeout
     this.#userHandle = options.database
-    this.#batch = new GroupCommit(() => this.#conn)
+    const fsyncsEachCommit = synchronous === 'FULL' || synchronous === 'EXTRA'
+    this.#batch = new GroupCommit(() => this.#conn, fsyncsEachCommit ? PRAGMA.synchronous[synchronous] : null)
   }
 
   /**
@@ -179,15 +180,16 @@ export class SqliteStorage implements FluxStore, WorkflowStorage {
   // Group-committed writes.
 
   createRun(params: CreateRunParams): Promise<CreateRunResult> {
-    return this.#write(createRunWrite(this.#sql, params))
+    return this.#write(createRunWrite(this.#sql, params), params.sync !== false)
   }
 
+  /** See {@link CheckpointParams.sync}: `false` shares a commit without fsync when it can. */
   checkpoint(params: CheckpointParams): Promise<void> {
-    return this.#write(checkpointWrite(this.#sql, params))
+    return this.#write(checkpointWrite(this.#sql, params), params.sync !== false)
   }
 
   park(params: ParkParams): Promise<ParkResult> {
-    return this.#write(parkWrite(this.#sql, params))
+    return this.#write(parkWrite(this.#sql, params), params.sync !== false)
   }
 
   renewLeases(params: RenewLeasesParams): Promise<string[]> {
@@ -260,11 +262,11 @@ export class SqliteStorage implements FluxStore, WorkflowStorage {
    * Queues a write for the next group commit. A store never initialised opens itself on first
    * use, as the origin's storage did (that open counts as one `init()`).
    */
-  #write<T>(write: BatchedWrite<T>): Promise<T> {
+  #write<T>(write: BatchedWrite<T>, sync = true): Promise<T> {
     const unusable = this.#unusable()
     if (unusable) return Promise.reject(unusable)
     if (this.#state === 'new') this.#implicitOpen()
-    return this.#batch.enqueue(write)
+    return this.#batch.enqueue(write, sync)
   }
 
   /**

@@ -14,6 +14,7 @@ import { StorageError } from '../../errors.js'
 import type {
   CancelRunParams,
   ClaimDueParams,
+  ClaimKind,
   ClaimRunParams,
   DeliverSignalParams,
   DeliverSignalResult,
@@ -155,10 +156,11 @@ export function claimRun(
 export function claimDue(
   conn: SqliteConnection,
   sql: StoreSql,
-  { lease, now, definitionKeys, queues, limit }: ClaimDueParams,
+  { lease, now, definitionKeys, queues, limit, kinds }: ClaimDueParams,
 ): RunSnapshot[] {
   const max = Number.isFinite(limit) ? Math.max(0, Math.trunc(limit)) : -1
-  if (max === 0 || definitionKeys.length === 0) return []
+  if (max === 0 || definitionKeys.length === 0 || kinds?.length === 0) return []
+  const wanted = (kind: ClaimKind): number => (kinds === undefined || kinds.includes(kind) ? 1 : 0)
   return transaction(conn, TX.beginImmediate, () => {
     const ids = conn
       .all<{ id: string }>(sql.selectDue, {
@@ -168,6 +170,10 @@ export function claimDue(
         token: lease.token,
         now,
         limit: max,
+        pending: wanted('pending'),
+        orphaned: wanted('orphaned'),
+        timer: wanted('timer'),
+        signal: wanted('signal'),
       })
       .map((row) => row.id)
     const claimed: RunSnapshot[] = []
