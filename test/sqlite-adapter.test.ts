@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import Database from 'better-sqlite3'
+import fc from 'fast-check'
 import { afterAll, describe, expect, it } from 'vitest'
 import { BunSQLiteStorage } from '../src/bun.js'
 import { createWorkflow, FluxEngine, FluxSilentLogger, LeaseLostError, StorageError } from '../src/index.js'
@@ -374,6 +375,55 @@ describe('SqliteStorage: options and lifecycle', () => {
     expect(names).toEqual(['jobs', 'jobs_checkpoints', 'jobs_migrations', 'jobs_signals'])
     expect((await origin.load('j1'))!.id).toBe('j1')
     await origin.close()
+  })
+
+  it('keeps U+0000 in ids, keys, bodies and prefixes as plain data', async () => {
+    const storage = await opened()
+    const id = 'a\u0000b'
+    await storage.createRun({
+      run: sampleRun(id, { status: 'pending', definitionKey: 'k\u0000', input: 'x\u0000' }),
+    })
+    await storage.createRun({ run: sampleRun('a', { status: 'pending', definitionKey: 'k' }) })
+    expect((await storage.listRuns({ idPrefix: 'a\u0000' })).runs.map((r) => r.id)).toEqual([id])
+    expect((await storage.listRuns({ idPrefix: 'a' })).total).toBe(2)
+    const claimed = await storage.claimDue({ lease: LEASE, now: T0, definitionKeys: ['k\u0000'], limit: 5 })
+    expect(claimed.map((c) => c.run.id)).toEqual([id])
+    await storage.checkpoint({ id, token: 'w/1', now: T0 + 1, patch: {}, body: 'b\u0000c' })
+    const snap = await storage.loadRun(id)
+    expect([snap!.run.input, snap!.checkpoints[0]!.body]).toEqual(['x\u0000', 'b\u0000c'])
+    await storage.close()
+  })
+
+  it('matches idPrefix exactly as startsWith does, across boundary code points', async () => {
+    const storage = await opened({ path: ':memory:' })
+    // Code points around the edges of UTF-8 and of the successor computation.
+    const alphabet = [
+      '\u0000',
+      'a',
+      'b',
+      '%',
+      '_',
+      '\u007f',
+      '\u0080',
+      '\ud7ff',
+      '\ue000',
+      '\uffff',
+      '字',
+      '🚀',
+      '\u{10ffff}',
+    ]
+    const word = fc.array(fc.constantFrom(...alphabet), { maxLength: 4 }).map((cs) => cs.join(''))
+    await fc.assert(
+      fc.asyncProperty(fc.uniqueArray(word, { maxLength: 12 }), word, async (ids, prefix) => {
+        await Promise.all(ids.map((id) => storage.createRun({ run: sampleRun(id) })))
+        const { runs } = await storage.listRuns({ idPrefix: prefix })
+        const expected = ids.filter((id) => id.startsWith(prefix)).sort()
+        await Promise.all(ids.map((id) => storage.deleteRun(id)))
+        expect(runs.map((r) => r.id).sort()).toEqual(expected)
+      }),
+      { numRuns: 200 },
+    )
+    await storage.close()
   })
 
   it('applies synchronous, WAL and the busy timeout', async () => {

@@ -143,7 +143,7 @@ export class GroupCommit {
         if (round.relaxed) this.#stats.relaxedCommits++
         this.#stats.writes += live.length
         this.#stats.largestBatch = Math.max(this.#stats.largestBatch, live.length)
-        live.forEach((item, i) => outcomes.set(item, round.outcomes[i]!))
+        for (const [i, item] of live.entries()) outcomes.set(item, round.outcomes[i]!)
         break
       }
       if (round.kind === 'failed') {

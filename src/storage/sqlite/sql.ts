@@ -75,9 +75,13 @@ const RUN_VALUES = `$id, $workflowName, $workflowVersion, $definitionHash, $defi
 export interface ListFilterSql {
   workflowName: string
   statuses: string
-  /** `id` in [`$idFrom`, `$idTo`): uses the primary key; the substr check keeps it exact. */
+  /**
+   * `id` in [`$idFrom`, `$idTo`): a primary-key range, and exactly the ids that start with the
+   * prefix (see `prefixUpperBound`). No LIKE (its wildcards and ASCII case folding) and no
+   * substr() (it stops at an embedded U+0000).
+   */
   idPrefixRange: string
-  /** For a prefix with no successor string (ends in U+10FFFF): lower bound only. */
+  /** For a prefix with no successor string (all U+10FFFF): the lower bound alone is exact. */
   idPrefixOpen: string
   createdAfter: string
   createdBefore: string
@@ -204,8 +208,8 @@ export function buildSql(t: TableNames) {
     listFilters: {
       workflowName: 'workflow_name = $workflowName',
       statuses: 'status IN (SELECT value FROM json_each($statuses))',
-      idPrefixRange: 'id >= $idFrom AND id < $idTo AND substr(id, 1, $idLength) = $idPrefix',
-      idPrefixOpen: 'id >= $idFrom AND substr(id, 1, $idLength) = $idPrefix',
+      idPrefixRange: 'id >= $idFrom AND id < $idTo',
+      idPrefixOpen: 'id >= $idFrom',
       createdAfter: 'created_at >= $createdAfter',
       createdBefore: 'created_at < $createdBefore',
     } satisfies ListFilterSql,

@@ -96,8 +96,6 @@ export function listRuns(conn: SqliteConnection, sql: StoreSql, params: ListRuns
     const upper = prefixUpperBound(params.idPrefix)
     where.push(upper === null ? f.idPrefixOpen : f.idPrefixRange)
     values.idFrom = params.idPrefix
-    values.idPrefix = params.idPrefix
-    values.idLength = Array.from(params.idPrefix).length
     if (upper !== null) values.idTo = upper
   }
   if (params.createdAfter !== undefined) {
@@ -126,7 +124,9 @@ export function listRuns(conn: SqliteConnection, sql: StoreSql, params: ListRuns
 /**
  * The least string greater than every string that starts with `prefix`, in SQLite's BINARY
  * order (UTF-8 bytes, which is code point order): the prefix with its last code point
- * incremented. Null when there is none (the prefix is all U+10FFFF).
+ * incremented (past the surrogates, which UTF-8 cannot hold). Null when there is none (the
+ * prefix is all U+10FFFF). The range [prefix, bound) holds exactly the strings that start with
+ * the prefix: no code point lies between the last one and its successor.
  */
 export function prefixUpperBound(prefix: string): string | null {
   const points = Array.from(prefix)
