@@ -9,7 +9,7 @@ import { EngineClosedError, FluxError, toError, WorkflowNotFoundError } from '..
 import { type LeaseParams, leaseIsFree, type RunRecord, type RunSnapshot } from '../storage/contract.js'
 import { type FluxResult, isTerminalStatus } from '../types.js'
 import type { ResolvedDefinition } from '../workflow/definition.js'
-import { DriveControl, fromSignal } from './control.js'
+import { type Abortable, DriveControl, fromSignal } from './control.js'
 import type { EngineCore } from './core.js'
 import { LeaseKeeper } from './leases.js'
 import type { Registry } from './registry.js'
@@ -69,7 +69,7 @@ export class Driver {
     snapshot: RunSnapshot,
     resolved: ResolvedDefinition,
     mode: DriveMode,
-    stopSignal?: AbortSignal,
+    stopSignal?: Abortable,
   ): Promise<{ end: DriveEnd; runner: Runner }> {
     const id = snapshot.run.id
     if (this.#closing.signal.aborted) {
@@ -79,9 +79,7 @@ export class Driver {
     const input = this.#decodeInput(snapshot.run)
     const state = new RunState(this.core, resolved, snapshot, input)
     const control = new DriveControl()
-    const off = stopSignal
-      ? fromSignal(stopSignal).onAbort(() => control.abort(new EngineStopping()))
-      : undefined
+    const off = stopSignal ? stopSignal.onAbort(() => control.abort(new EngineStopping())) : undefined
     const runner = new Runner(state, control, mode)
     const done = runner.drive()
     this.active.set(id, { control, done })

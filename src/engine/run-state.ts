@@ -17,13 +17,7 @@ import {
   type StoredStep,
 } from '../codec/checkpoint.js'
 import { SerializationError } from '../errors.js'
-import type {
-  ParkResult,
-  RunMeta,
-  RunPatch,
-  RunSnapshot,
-  SignalRecord,
-} from '../storage/contract.js'
+import type { ParkResult, RunMeta, RunPatch, RunSnapshot, SignalRecord } from '../storage/contract.js'
 import type { FluxLogger, WorkflowStatus } from '../types.js'
 import type { ResolvedDefinition } from '../workflow/definition.js'
 import type { ContextSource } from './context.js'

@@ -6,9 +6,10 @@
 import { toError } from '../errors.js'
 import type { RunSnapshot } from '../storage/contract.js'
 import type { FlowLike } from '../workflow/definition.js'
+import { DriveControl } from './control.js'
 import type { Driver } from './driver.js'
 import type { Registry } from './registry.js'
-import type { DriveMode } from './runner.js'
+import { type DriveMode, EngineStopping } from './runner.js'
 
 /** Options of `engine.worker()`. */
 export interface WorkerOptions {
@@ -34,7 +35,7 @@ export class WorkflowWorker {
   readonly #drainMs: number
   readonly #init: () => Promise<void>
   readonly #inflight = new Map<string, Promise<unknown>>()
-  #stop: AbortController | undefined
+  #stop: DriveControl | undefined
   #loop: Promise<void> | undefined
   #wake: (() => void) | undefined
   #unsubscribe: (() => Promise<void>) | undefined
@@ -65,7 +66,7 @@ export class WorkflowWorker {
   async start(): Promise<void> {
     if (this.#stop) return
     await this.#init()
-    const stop = new AbortController()
+    const stop = new DriveControl()
     this.#stop = stop
     const store = this.#driver.core.store
     if (store.subscribe) {
@@ -77,7 +78,7 @@ export class WorkflowWorker {
         )
       }
     }
-    this.#loop = this.#run(stop.signal)
+    this.#loop = this.#run(stop)
   }
 
   /** Stops claiming; lets in-flight runs finish for `drainTimeout`, then releases the rest. Idempotent. */
@@ -95,16 +96,16 @@ export class WorkflowWorker {
     this.#wake?.()
     await Promise.race([drained, timeout])
     if (timer !== undefined) clock.clearTimeout(timer)
-    stop.abort()
+    stop.abort(new EngineStopping())
     await Promise.allSettled([...this.#inflight.values()])
     await this.#loop
     await this.#unsubscribe?.().catch(() => undefined)
     this.#unsubscribe = undefined
   }
 
-  async #run(signal: AbortSignal): Promise<void> {
+  async #run(signal: DriveControl): Promise<void> {
     const core = this.#driver.core
-    while (this.#stop?.signal === signal) {
+    while (this.#stop === signal) {
       let claimed = 0
       const free = this.#concurrency - this.#inflight.size
       if (free > 0) {
@@ -126,12 +127,12 @@ export class WorkflowWorker {
           core.logger.warn(`worker: claiming failed: ${toError(error).message}`)
         }
       }
-      if (this.#stop?.signal !== signal) break
+      if (this.#stop !== signal) break
       if (claimed === 0 || this.#inflight.size >= this.#concurrency) await this.#idle(this.#pollMs)
     }
   }
 
-  #spawn(snapshot: RunSnapshot, signal: AbortSignal): void {
+  #spawn(snapshot: RunSnapshot, signal: DriveControl): void {
     const { run } = snapshot
     const resolved = this.#registry.get(run.definitionKey)
     const core = this.#driver.core

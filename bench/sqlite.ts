@@ -1,0 +1,103 @@
+/**
+ * SqliteStorage beside the SQLite floor (better-sqlite3, WAL, synchronous=FULL, one autocommit
+ * INSERT per step), measured in the same run: sequential, concurrent (pool 100), payload (a
+ * ~100 KB JSON document from each of 5 steps) and recovery (200 runs, kill -9 after 100 complete,
+ * time from restart until all are done).
+ */
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createWorkflow, FluxEngine, FluxSilentLogger } from '../src/index.js'
+import { SqliteStorage } from '../src/sqlite.js'
+import { type Measurement, measure } from './harness.js'
+import { threeSteps } from './memory.js'
+import { largeDocument, sqliteFloor, sqliteLargeDocFloor } from './sqlite-floor.js'
+
+/** Five ~100 KB documents, as an API would return them (parsed once, outside the measurement). */
+const docs = Array.from({ length: 5 }, () => JSON.parse(largeDocument()) as unknown)
+
+/** Five steps, each returning a ~100 KB document into ctx.data. */
+export const payloadSteps = (() => {
+  let flow = createWorkflow('bench-payload').input<{ n: number }>()
+  for (let i = 0; i < 5; i++) flow = flow.step(`doc${i}`, (ctx) => void (ctx.data[`doc${i}`] = docs[i]))
+  return flow
+})()
+
+async function withEngine<T>(fn: (engine: FluxEngine) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'fluxflow-bench-'))
+  const engine = new FluxEngine({
+    storage: new SqliteStorage({ path: join(dir, 'flux.db') }),
+    logger: new FluxSilentLogger(),
+  })
+  try {
+    await engine.init()
+    return await fn(engine)
+  } finally {
+    await engine.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+export async function sqliteBench(): Promise<{ ours: Measurement; floor: Measurement }[]> {
+  const rows: { ours: Measurement; floor: Measurement }[] = []
+  const seq = await withEngine((e) =>
+    measure('sqlite sequential (1,000)', 1000, 1, (n) => e.execute(threeSteps, { n })),
+  )
+  rows.push({ ours: seq, floor: await sqliteFloor({ workflows: 1000 }) })
+
+  const con = await withEngine((e) =>
+    measure('sqlite concurrent (5,000, pool 100)', 5000, 100, (n) => e.execute(threeSteps, { n })),
+  )
+  const conFloor = await sqliteFloor({ workflows: 1000 })
+  rows.push({
+    ours: con,
+    floor: { ...conFloor, name: `${conFloor.name} — pool 100 cannot help a synchronous driver` },
+  })
+
+  const payload = await withEngine((e) =>
+    measure('sqlite payload (100 × 5 steps × 100 KB)', 100, 1, (n) => e.execute(payloadSteps, { n })),
+  )
+  rows.push({ ours: payload, floor: await sqliteLargeDocFloor({ workflows: 100 }) })
+  return rows
+}
+
+/** Recovery: 200 runs in a child process, SIGKILL after 100 completed, time until a restarted process finishes the rest. */
+export async function sqliteRecoveryBench(): Promise<{
+  restartToDone: number
+  completedBeforeKill: number
+  repeatedCompletedSteps: number
+  rerunInterrupted: number
+}> {
+  const dir = mkdtempSync(join(tmpdir(), 'fluxflow-recovery-'))
+  const child = new URL('./recovery-child.js', import.meta.url).pathname
+  const db = join(dir, 'flux.db')
+  const log = join(dir, 'effects.ndjson')
+  try {
+    const first = spawn(process.execPath, [child, db, log, 'first'], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const killedAfter = await new Promise<number>((resolve) => {
+      first.stdout.on('data', (chunk: Buffer) => {
+        const m = /KILLME (\d+)/.exec(String(chunk))
+        if (m) {
+          first.kill('SIGKILL')
+          resolve(Number(m[1]))
+        }
+      })
+    })
+    await new Promise((r) => first.on('exit', r))
+    const started = performance.now()
+    const second = spawn(process.execPath, [child, db, log, 'second'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    let out = ''
+    second.stdout.on('data', (c: Buffer) => {
+      out += c
+    })
+    await new Promise((r) => second.on('exit', r))
+    const restartToDone = performance.now() - started
+    const stats = JSON.parse(/STATS (.*)/.exec(out)?.[1] ?? '{}')
+    return { restartToDone, completedBeforeKill: killedAfter, ...stats }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
