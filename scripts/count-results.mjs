@@ -1,22 +1,25 @@
-// Sums vitest's JSON report and bun test's summary into "passed failed" for .ci/run.
+// Sums vitest JSON reports and bun test's text summary into "passed failed" for .ci/run.
+// Arguments: any number of files; *.json are vitest reports, anything else bun test output.
 import { existsSync, readFileSync } from 'node:fs'
 
-const [vitestJson, bunText] = process.argv.slice(2)
 let passed = 0
 let failed = 0
-if (vitestJson && existsSync(vitestJson)) {
-  const report = JSON.parse(readFileSync(vitestJson, 'utf8'))
-  passed += report.numPassedTests ?? 0
-  failed += (report.numFailedTests ?? 0) + (report.numRuntimeErrorTestSuites ?? 0)
-  if (report.success === false && failed === 0) failed = 1
-} else {
-  failed += 1
-}
-if (bunText && existsSync(bunText)) {
-  const text = readFileSync(bunText, 'utf8')
-  const pass = /^\s*(\d+) pass\b/m.exec(text)
-  const fail = /^\s*(\d+) fail\b/m.exec(text)
-  passed += pass ? Number(pass[1]) : 0
-  failed += fail ? Number(fail[1]) : pass ? 0 : 1
+for (const file of process.argv.slice(2)) {
+  if (!existsSync(file)) {
+    failed += 1
+    continue
+  }
+  const text = readFileSync(file, 'utf8')
+  if (file.endsWith('.json')) {
+    const report = JSON.parse(text)
+    passed += report.numPassedTests ?? 0
+    const bad = (report.numFailedTests ?? 0) + (report.numRuntimeErrorTestSuites ?? 0)
+    failed += bad === 0 && report.success === false ? 1 : bad
+  } else {
+    const pass = /^\s*(\d+) pass\b/m.exec(text)
+    const fail = /^\s*(\d+) fail\b/m.exec(text)
+    passed += pass ? Number(pass[1]) : 0
+    failed += fail ? Number(fail[1]) : pass ? 0 : 1
+  }
 }
 console.log(`${passed} ${failed}`)
