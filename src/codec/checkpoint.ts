@@ -109,7 +109,12 @@ export function foldSnapshot(serializer: Serializer, snapshot: RunSnapshot): Fol
 
 /** The public copy of a step record: Dates for times, no internal or unset fields. */
 export function publicStep(record: StoredStep): StepExecution {
-  const step: StepExecution = { name: record.name, status: record.status, retries: record.retries, attempts: record.attempts }
+  const step: StepExecution = {
+    name: record.name,
+    status: record.status,
+    retries: record.retries,
+    attempts: record.attempts,
+  }
   if (record.startedAt !== undefined) step.startedAt = new Date(record.startedAt)
   if (record.completedAt !== undefined) step.completedAt = new Date(record.completedAt)
   if (record.suspendedAt !== undefined) step.suspendedAt = new Date(record.suspendedAt)
@@ -124,8 +129,14 @@ export function publicStep(record: StoredStep): StepExecution {
 
 /** A stored record from a public one (the origin's `save(state)`). */
 export function storedStep(step: StepExecution): StoredStep {
-  const time = (d: Date | undefined) => (d instanceof Date ? d.getTime() : d === undefined ? undefined : new Date(d).getTime())
-  const record: StoredStep = { name: step.name, status: step.status, retries: step.retries ?? 0, attempts: step.attempts ?? (step.retries ?? 0) + (step.status === 'pending' ? 0 : 1) }
+  const time = (d: Date | undefined) =>
+    d instanceof Date ? d.getTime() : d === undefined ? undefined : new Date(d).getTime()
+  const record: StoredStep = {
+    name: step.name,
+    status: step.status,
+    retries: step.retries ?? 0,
+    attempts: step.attempts ?? (step.retries ?? 0) + (step.status === 'pending' ? 0 : 1),
+  }
   const fields: [keyof StoredStep, number | undefined][] = [
     ['startedAt', time(step.startedAt)],
     ['completedAt', time(step.completedAt)],
@@ -134,7 +145,8 @@ export function storedStep(step: StepExecution): StoredStep {
     ['wakeAt', time(step.wakeAt)],
     ['duration', step.duration],
   ]
-  for (const [key, value] of fields) if (value !== undefined) (record as unknown as Record<string, unknown>)[key] = value
+  for (const [key, value] of fields)
+    if (value !== undefined) (record as unknown as Record<string, unknown>)[key] = value
   if (step.waitingFor !== undefined) record.waitingFor = step.waitingFor
   if ('output' in step) record.output = step.output
   if (step.error !== undefined) record.error = step.error

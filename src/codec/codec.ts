@@ -120,14 +120,30 @@ export function createSerializer(options: SerializerOptions = {}): Serializer {
  */
 const JSON_MARK = '~'
 const JSON_MARK_CODE = 0x7e
-const seen = new Set<object>()
+// Objects visited by the current check (a repeated one is a shared reference or a cycle, which
+// JSON would not preserve). A small array beats a Set for the handful a step record holds.
+const seen: object[] = []
+let seenSet: Set<object> | undefined
 
 function isPlainJson(value: unknown): boolean {
   try {
     return plain(value, 0)
   } finally {
-    seen.clear()
+    seen.length = 0
+    seenSet = undefined
   }
+}
+
+function visit(value: object): boolean {
+  if (seenSet) {
+    if (seenSet.has(value)) return false
+    seenSet.add(value)
+    return true
+  }
+  if (seen.includes(value)) return false
+  seen.push(value)
+  if (seen.length > 32) seenSet = new Set(seen)
+  return true
 }
 
 function plain(value: unknown, depth: number): boolean {
@@ -139,8 +155,7 @@ function plain(value: unknown, depth: number): boolean {
       return Number.isFinite(value) && !Object.is(value, -0)
     case 'object': {
       if (value === null) return true
-      if (depth > 64 || seen.has(value)) return false
-      seen.add(value)
+      if (depth > 64 || !visit(value)) return false
       if (Array.isArray(value)) {
         const length = value.length
         for (let i = 0; i < length; i++) {

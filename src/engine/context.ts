@@ -40,7 +40,7 @@ export class StepContext implements WorkflowContext<any, any> {
 
   constructor(source: ContextSource, attempt: number, idempotencyKey: string, data?: AttemptData) {
     this.#source = source
-    this.#data = data ?? source.tracker.current()
+    this.#data = data ?? source.tracker.handle()
     this.id = source.id
     this.name = source.name
     this.input = source.input

@@ -14,6 +14,8 @@
 
 export interface DataPatch {
   set: Record<string, unknown>
+  /** Keys in `set`. */
+  count: number
   unset: string[]
   replaced: boolean
 }
@@ -26,17 +28,68 @@ export interface AttemptData {
   replace(value: unknown): void
 }
 
+/**
+ * The Proxy handler of one attempt, which is also its {@link AttemptData}: one object per
+ * attempt instead of a closure per trap (this runs once per step of every run).
+ */
+class AttemptView implements ProxyHandler<Data>, AttemptData {
+  readonly tracker: DataTracker
+  work: Data
+  view: Data
+  readonly touched = new Set<string>()
+  replaced = false
+
+  constructor(tracker: DataTracker, work: Data) {
+    this.tracker = tracker
+    this.work = work
+    this.view = new Proxy(work, this)
+  }
+
+  get live(): boolean {
+    return this.tracker.current === this
+  }
+
+  replace(value: unknown): void {
+    this.work = checkData(value)
+    this.view = new Proxy(this.work, this)
+    if (this.live) this.replaced = true
+  }
+
+  #mark(key: string | symbol): void {
+    // Only the live attempt's reads count: an abandoned one changes nothing that is stored.
+    if (typeof key === 'string' && this.tracker.current === this) this.touched.add(key)
+  }
+
+  get(target: Data, key: string | symbol, receiver: unknown): unknown {
+    this.#mark(key)
+    return Reflect.get(target, key, receiver)
+  }
+  set(target: Data, key: string | symbol, value: unknown, receiver: unknown): boolean {
+    this.#mark(key)
+    return Reflect.set(target, key, value, receiver)
+  }
+  deleteProperty(target: Data, key: string | symbol): boolean {
+    this.#mark(key)
+    return Reflect.deleteProperty(target, key)
+  }
+  defineProperty(target: Data, key: string | symbol, descriptor: PropertyDescriptor): boolean {
+    this.#mark(key)
+    return Reflect.defineProperty(target, key, descriptor)
+  }
+  getOwnPropertyDescriptor(target: Data, key: string | symbol): PropertyDescriptor | undefined {
+    this.#mark(key)
+    return Reflect.getOwnPropertyDescriptor(target, key)
+  }
+}
+
 export class DataTracker {
   #committed: Data
-  #work: Data
-  #touched = new Set<string>()
-  #replaced = false
-  #proxy: Data
+  /** The attempt whose changes the next checkpoint stores. */
+  current: AttemptView
 
   constructor(committed: Data) {
     this.#committed = committed
-    this.#work = committed
-    this.#proxy = this.#wrap(committed)
+    this.current = new AttemptView(this, committed)
   }
 
   /** The committed data (what storage holds after the last checkpoint). */
@@ -46,108 +99,53 @@ export class DataTracker {
 
   /** Starts an attempt: a fresh view over a shallow copy of the committed data. */
   begin(): AttemptData {
-    this.#work = { ...this.#committed }
-    this.#touched = new Set()
-    this.#replaced = false
-    this.#proxy = this.#wrap(this.#work)
-    return this.#handle()
+    this.current = new AttemptView(this, { ...this.#committed })
+    return this.current
   }
 
-  /** A handle on the current view (for `when` and hooks, which run between attempts). */
-  current(): AttemptData {
-    return this.#handle()
+  /** The handle of the current view (for `when` and hooks, which run between attempts). */
+  handle(): AttemptData {
+    return this.current
   }
 
-  #handle(): AttemptData {
-    const work = this.#work
-    let view = this.#proxy
-    return {
-      get view() {
-        return view
-      },
-      replace: (value: unknown) => {
-        if (this.#work === work) {
-          this.replace(value)
-          view = this.#proxy
-        } else {
-          // A late write from an abandoned attempt: keep it on its own detached copy.
-          view = checkData(value)
-        }
-      },
-    }
-  }
-
-  /** `ctx.data = value`. */
-  replace(value: unknown): void {
-    this.#work = checkData(value)
-    this.#replaced = true
-    this.#proxy = this.#wrap(this.#work)
-  }
-
-  /** True if the attempt read or wrote anything. */
+  /** True if the current attempt read or wrote anything. */
   get dirty(): boolean {
-    return this.#replaced || this.#touched.size > 0
+    return this.current.replaced || this.current.touched.size > 0
   }
 
-  /** What the attempt changed (the touched keys' current values). */
+  /** What the current attempt changed (the touched keys' current values). */
   patch(): DataPatch {
+    const { work, touched, replaced } = this.current
     const set: Data = {}
     const unset: string[] = []
-    if (this.#replaced) {
-      for (const key of Object.keys(this.#work)) set[key] = this.#work[key]
-      return { set, unset, replaced: true }
+    let count = 0
+    if (replaced) {
+      for (const key in work) {
+        set[key] = work[key]
+        count++
+      }
+      return { set, count, unset, replaced: true }
     }
-    for (const key of this.#touched) {
-      if (Object.hasOwn(this.#work, key)) set[key] = this.#work[key]
-      else unset.push(key)
+    for (const key of touched) {
+      if (Object.hasOwn(work, key)) {
+        set[key] = work[key]
+        count++
+      } else unset.push(key)
     }
-    return { set, unset, replaced: false }
+    return { set, count, unset, replaced: false }
   }
 
   /** The attempt succeeded and its patch is stored: its data becomes the committed data. */
   commit(): void {
-    this.#committed = this.#work
-    this.#touched = new Set()
-    this.#replaced = false
+    this.#committed = this.current.work
+    this.current.touched.clear()
+    this.current.replaced = false
   }
 
   /** The attempt failed: drop it and adopt `fresh` (rebuilt from storage) as the committed data. */
   reset(fresh: Data): void {
     this.#committed = fresh
-    this.#work = fresh
-    this.#touched = new Set()
-    this.#replaced = false
-    this.#proxy = this.#wrap(fresh)
-  }
-
-  #wrap(target: Data): Data {
-    // Marks only while `target` is the live attempt's copy: an abandoned attempt marks nothing.
-    const touched = () => this.#touched
-    const mark = (key: string | symbol) => {
-      if (typeof key === 'string' && target === this.#work) touched().add(key)
-    }
-    return new Proxy(target, {
-      get(t, key, receiver) {
-        mark(key)
-        return Reflect.get(t, key, receiver)
-      },
-      set(t, key, value, receiver) {
-        mark(key)
-        return Reflect.set(t, key, value, receiver)
-      },
-      deleteProperty(t, key) {
-        mark(key)
-        return Reflect.deleteProperty(t, key)
-      },
-      defineProperty(t, key, descriptor) {
-        mark(key)
-        return Reflect.defineProperty(t, key, descriptor)
-      },
-      getOwnPropertyDescriptor(t, key) {
-        mark(key)
-        return Reflect.getOwnPropertyDescriptor(t, key)
-      },
-    })
+    this.current = new AttemptView(this, fresh)
   }
 }
 

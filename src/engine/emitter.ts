@@ -57,6 +57,11 @@ export class Emitter {
     return undefined
   }
 
+  /** True when a hook of that name is configured (lets the hot path skip building its arguments). */
+  hasHook(name: HookName): boolean {
+    return this.#hooks[name] !== undefined
+  }
+
   /** Calls a hook; a throw or rejection is logged and ignored. Hooks are not awaited. */
   hook<K extends HookName>(name: K, ...args: Parameters<NonNullable<FluxHooks[K]>>): void {
     const fn = this.#hooks[name] as ((...a: unknown[]) => unknown) | undefined

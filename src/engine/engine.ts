@@ -95,6 +95,8 @@ export class FluxEngine {
   readonly #background = new Set<Promise<unknown>>()
   readonly #workers = new Set<WorkflowWorker>()
   #ready: Promise<void> | undefined
+  /** Set once `init()` has finished: the hot path skips awaiting it again. */
+  #initialised = false
   #defaultWorker: WorkflowWorker | undefined
   #closed = false
 
@@ -145,6 +147,7 @@ export class FluxEngine {
     if (this.#closed) return Promise.reject(new EngineClosedError())
     this.#ready ??= (async () => {
       await this.#core.store.init()
+      this.#initialised = true
       if (this.#recoverOnInit)
         this.#track(
           this.recover().catch((e) => this.#core.logger.warn(`recovery failed: ${toError(e).message}`)),
@@ -367,8 +370,9 @@ export class FluxEngine {
     status: 'running' | 'pending',
   ) {
     if (this.#closed) throw new EngineClosedError()
-    await validateInput(resolved, input)
-    await this.init()
+    if (resolved.def.validateInput !== undefined || resolved.def.schema !== undefined)
+      await validateInput(resolved, input)
+    if (!this.#initialised) await this.init()
     const core = this.#core
     const now = core.clock.now()
     const id = options.id ?? randomId()
@@ -386,7 +390,7 @@ export class FluxEngine {
       waitingFor: null,
       wakeAt: options.delay ? now + options.delay : null,
       error: null,
-      meta: JSON.stringify({ steps: resolved.shape }),
+      meta: resolved.metaJson,
       createdAt: now,
       updatedAt: now,
       completedAt: null,

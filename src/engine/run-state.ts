@@ -14,10 +14,18 @@ import {
   type FoldedRun,
   foldSnapshot,
   parseMeta,
+  pendingStep,
   type StoredStep,
 } from '../codec/checkpoint.js'
 import { SerializationError } from '../errors.js'
-import type { ParkResult, RunMeta, RunPatch, RunSnapshot, SignalRecord } from '../storage/contract.js'
+import type {
+  CheckpointParams,
+  ParkResult,
+  RunMeta,
+  RunPatch,
+  RunSnapshot,
+  SignalRecord,
+} from '../storage/contract.js'
 import type { FluxLogger, WorkflowStatus } from '../types.js'
 import type { ResolvedDefinition } from '../workflow/definition.js'
 import type { ContextSource } from './context.js'
@@ -61,7 +69,11 @@ export class RunState implements ContextSource {
     this.input = input
     this.logger = core.logger
     this.createdAt = run.createdAt
-    const folded: FoldedRun = foldSnapshot(core.serializer, snapshot)
+    // A run just created by this definition has nothing to fold: skip decoding its meta.
+    const folded: FoldedRun =
+      snapshot.checkpoints.length === 0 && run.meta === resolved.metaJson
+        ? { history: resolved.shape.map(([name]) => pendingStep(name)), data: {}, signals: {} }
+        : foldSnapshot(core.serializer, snapshot)
     this.history = folded.history
     this.signals = folded.signals
     this.tracker = new DataTracker(folded.data)
@@ -71,7 +83,7 @@ export class RunState implements ContextSource {
     this.revision = run.revision
     this.waitingFor = run.waitingFor
     this.wakeAt = run.wakeAt
-    this.meta = parseMeta(run)
+    this.meta = run.meta === resolved.metaJson ? { steps: resolved.shape } : parseMeta(run)
     this.error = run.error
     this.startedAt = core.clock.now()
     this.#bodies = snapshot.checkpoints.map((c) => ({ seq: c.seq, body: c.body }))
@@ -83,12 +95,19 @@ export class RunState implements ContextSource {
    * the serializer's fast path.
    */
   setStep(index: number, record: StoredStep): void {
-    const clean = {} as Record<string, unknown>
+    let clean = record
     for (const key in record) {
-      const value = (record as unknown as Record<string, unknown>)[key]
-      if (value !== undefined || key === 'output') clean[key] = value
+      if ((record as unknown as Record<string, unknown>)[key] === undefined && key !== 'output') {
+        clean = dropUndefined(record)
+        break
+      }
     }
-    this.history[index] = clean as unknown as StoredStep
+    this.history[index] = clean
+    this.#dirtySteps.add(index)
+  }
+
+  /** Marks step `index` as changed in place; it goes out with the next write. */
+  touchStep(index: number): void {
     this.#dirtySteps.add(index)
   }
 
@@ -104,11 +123,15 @@ export class RunState implements ContextSource {
    */
   encodeBody(data: boolean): string | undefined {
     const body: CheckpointBody = {}
-    if (this.#dirtySteps.size > 0) body.h = [...this.#dirtySteps].map((i) => [i, this.history[i]!])
+    if (this.#dirtySteps.size > 0) {
+      const h: [number, StoredStep][] = []
+      for (const i of this.#dirtySteps) h.push([i, this.history[i]!])
+      body.h = h
+    }
     if (data && this.tracker.dirty) {
       const patch = this.tracker.patch()
       if (patch.replaced) body.x = 1
-      if (Object.keys(patch.set).length > 0) body.d = patch.set
+      if (patch.count > 0) body.d = patch.set
       if (patch.unset.length > 0) body.u = patch.unset
     }
     if (body.h === undefined && body.d === undefined && body.u === undefined && body.x === undefined)
@@ -133,16 +156,13 @@ export class RunState implements ContextSource {
     this.#metaDirty = false
     if (body !== undefined) this.#bodies.push({ seq: this.#bodies.length + 1, body })
     this.revision++
-    const promise = this.core.store.checkpoint({
-      id: this.id,
-      token: this.core.token,
-      now,
-      patch,
-      ...(body !== undefined ? { body } : {}),
-      ...(options.consumeSignal !== undefined ? { consumeSignal: options.consumeSignal } : {}),
-      ...(options.release ? { release: true } : { leaseExpiresAt: now + this.core.leaseMs }),
-      ...(options.sync === false ? { sync: false } : {}),
-    })
+    const params: CheckpointParams = { id: this.id, token: this.core.token, now, patch }
+    if (body !== undefined) params.body = body
+    if (options.consumeSignal !== undefined) params.consumeSignal = options.consumeSignal
+    if (options.release) params.release = true
+    else params.leaseExpiresAt = now + this.core.leaseMs
+    if (options.sync === false) params.sync = false
+    const promise = this.core.store.checkpoint(params)
     // A run's writes settle in call order (contract), so waiting for the last one waits for all.
     this.#tail = promise.catch((error: unknown) => {
       this.#failure ??= error
@@ -192,6 +212,11 @@ export class RunState implements ContextSource {
     if (this.#failure !== undefined) throw this.#failure
   }
 
+  /** Resolves when every issued write has settled (check {@link failure} afterwards). */
+  get settled(): Promise<unknown> {
+    return this.#tail
+  }
+
   /** The first write failure, if any (checked without waiting). */
   get failure(): unknown {
     return this.#failure
@@ -238,4 +263,13 @@ function mapPath(path: string): string {
 function reason(error: SerializationError): string {
   const i = error.message.indexOf(': ')
   return i >= 0 ? error.message.slice(i + 2) : error.message
+}
+
+function dropUndefined(record: StoredStep): StoredStep {
+  const clean = {} as Record<string, unknown>
+  for (const key in record) {
+    const value = (record as unknown as Record<string, unknown>)[key]
+    if (value !== undefined || key === 'output') clean[key] = value
+  }
+  return clean as unknown as StoredStep
 }

@@ -73,11 +73,19 @@ export class Runner {
       }
       if (state.status === 'rolling_back') return await runCompensation(this)
       if (state.status !== 'running') state.status = 'running'
-      while (state.cursor < this.#steps.length) {
+      const steps = this.#steps
+      while (state.cursor < steps.length) {
         // A step starts only once everything before it is applied: a step that completed is
-        // never re-run after a crash of this process (see the \`sync\` flag for power loss).
-        await state.barrier()
-        const end = await this.#step(state.cursor)
+        // never re-run after a crash of this process (see the `sync` flag for power loss).
+        await state.settled
+        if (state.failure !== undefined) throw state.failure
+        const index = state.cursor
+        const record = state.history[index]
+        // The common case goes straight to the attempts, without the dispatch's extra await.
+        const end =
+          record !== undefined && record.status === 'pending' && steps[index]!.when === undefined
+            ? await this.#attempts(index)
+            : await this.#step(index)
         if (end === 'next') {
           state.cursor++
           continue
@@ -169,8 +177,8 @@ export class Runner {
         attempts: attempt,
         retries: attempt - 1,
         startedAt: record.startedAt ?? this.now(),
-        wakeAt: undefined,
       }
+      if (record.wakeAt !== undefined) record.wakeAt = undefined
       state.setStep(index, record)
       if (def.commit) {
         // The start of a side effect is durable before the side effect runs.
@@ -179,7 +187,7 @@ export class Runner {
       }
       const data = state.tracker.begin()
       const ctx = new StepContext(state, attempt, idempotencyKey(state.id, def.name, record.generation), data)
-      core.emitter.hook('stepStart', def.name, ctx)
+      if (core.emitter.hasHook('stepStart')) core.emitter.hook('stepStart', def.name, ctx)
       if (core.emitter.tracing)
         await this.trace('step:start', {
           ...this.stepFields(index, 'running'),
@@ -198,13 +206,9 @@ export class Runner {
       if (outcome.ok) {
         if (isWaitResult(outcome.value)) return this.#wait(index, outcome.value, started)
         if (isSleepResult(outcome.value)) return this.#sleep(index, outcome.value, started)
-        const done: StoredStep = {
-          ...record,
-          status: 'completed',
-          completedAt: this.now(),
-          duration: core.clock.now() - started,
-          error: undefined,
-        }
+        const duration = core.clock.now() - started
+        const done: StoredStep = { ...record, status: 'completed', completedAt: this.now(), duration }
+        if (done.error !== undefined) done.error = undefined
         state.setStep(index, done)
         let body: string | undefined
         try {
@@ -217,14 +221,12 @@ export class Runner {
         state.tracker.commit()
         // A plain step's completion need not be fsynced (at-least-once); a commit's must.
         state.write({ body, sync: def.commit })
-        const result: StepResult = { success: true, duration: done.duration ?? 0 }
-        core.emitter.hook('stepComplete', def.name, ctx, result)
+        if (core.emitter.hasHook('stepComplete')) {
+          const result: StepResult = { success: true, duration }
+          core.emitter.hook('stepComplete', def.name, ctx, result)
+        }
         if (core.emitter.tracing)
-          await this.trace('step:complete', {
-            ...this.stepFields(index, 'completed'),
-            attempt,
-            duration: done.duration ?? 0,
-          })
+          await this.trace('step:complete', { ...this.stepFields(index, 'completed'), attempt, duration })
         return 'next'
       }
       if (this.signal.aborted) throw this.signal.reason

@@ -15,6 +15,8 @@ export interface ResolvedDefinition {
   readonly key: string
   /** Step names and kinds, stored with every run for change reports. */
   readonly shape: [string, 's' | 'c'][]
+  /** The run meta a new run of this definition starts with (computed once). */
+  readonly metaJson: string
   readonly indexByName: ReadonlyMap<string, number>
 }
 
@@ -71,6 +73,7 @@ function resolvePlain(def: WorkflowDefinition<any, any>): ResolvedDefinition {
     hash,
     key: definitionKey(def.name, version, hash),
     shape,
+    metaJson: JSON.stringify({ steps: shape }),
     indexByName,
   })
 }
