@@ -176,8 +176,12 @@ export function runDetailView(serializer: Serializer, snapshot: RunSnapshot, now
     lastAt = Math.max(lastAt, cp.at)
     const body = decodeBody(serializer, run.id, cp.seq, cp.body)
     const before = { ...state.data }
-    const touched = new Set<string>([...Object.keys(body.d ?? {}), ...(body.u ?? [])])
-    if (body.x) for (const key of Object.keys(before)) touched.add(key)
+    // Keys the checkpoint may have changed, in a stable order: existing keys as they were, then new ones.
+    const written = new Set<string>([...Object.keys(body.d ?? {}), ...(body.u ?? [])])
+    const touched = [
+      ...Object.keys(before).filter((key) => body.x === 1 || written.has(key)),
+      ...[...written].filter((key) => !Object.hasOwn(before, key)),
+    ]
     const previous = state.history.slice()
     applyBody(state, body)
     const changes = diffData(before, state.data, touched)

@@ -270,6 +270,8 @@ class App {
       }
       if (req.method !== 'GET' && req.method !== 'HEAD')
         return sendJson(res, 405, { error: 'Method not allowed' })
+      if (first === 'runs' && id !== undefined && action !== undefined)
+        return sendJson(res, 405, { error: 'Actions are POST requests' }, { Allow: 'POST' })
       if (first === 'info' && id === undefined) return sendJson(res, 200, this.#info())
       if (first === 'workflows' && id === undefined) return sendJson(res, 200, await this.#source.workflows())
       if (first === 'runs' && id === undefined)

@@ -8,7 +8,7 @@
  * compensations, signals. What a trace does not hold (data before/after each step, stacks) is
  * simply absent. A truncated file (a sink opened with `reset`) starts the view over.
  */
-import { open, stat } from 'node:fs/promises'
+import { type FileHandle, open, stat } from 'node:fs/promises'
 import type { FluxTraceEvent } from '../trace/events.js'
 import type { StepStatus, WorkflowStatus } from '../types.js'
 import { graphNodes } from './api.js'
@@ -16,6 +16,8 @@ import { pretty } from './pretty.js'
 import type { ViewerSource } from './source.js'
 import type { ListQuery, RunDetailView, RunListView, RunSummaryView, StepView } from './view-model.js'
 
+/** Bytes compared to recognise a rewritten file. */
+const HEAD_BYTES = 256
 /** Events kept per run; older ones are dropped from the event log (not from the derived state). */
 const MAX_EVENTS_PER_RUN = 2_000
 
@@ -54,6 +56,9 @@ export class TraceSource implements ViewerSource {
   readonly #listeners = new Set<() => void>()
   #offset = 0
   #partial = ''
+  /** The file's first bytes and inode as last read: how a rewritten file is recognised. */
+  #head = ''
+  #inode = 0
   #timer: NodeJS.Timeout | undefined
   #reading: Promise<void> = Promise.resolve()
   /** Lines that were not trace events (counted, shown nowhere else). */
@@ -83,18 +88,27 @@ export class TraceSource implements ViewerSource {
   async #read(): Promise<void> {
     const info = await stat(this.#path).catch(() => null)
     if (!info) return
-    if (info.size < this.#offset) {
-      // Truncated: the sink was reopened with `reset`; what we showed is gone.
-      this.#runs.clear()
-      this.#offset = 0
-      this.#partial = ''
-    }
-    if (info.size === this.#offset) return
     const handle = await open(this.#path, 'r')
     let text: string
     try {
+      // Rewritten (a sink opened with `reset`, or the file replaced): what we showed is gone.
+      // Size alone misses a new file that grew past the old offset; its first bytes do not.
+      if (
+        this.#offset > 0 &&
+        (info.ino !== this.#inode || info.size < this.#offset || !(await this.#sameHead(handle)))
+      ) {
+        this.#runs.clear()
+        this.#offset = 0
+        this.#partial = ''
+        this.#head = ''
+        for (const listener of this.#listeners) listener()
+      }
+      this.#inode = info.ino
+      if (info.size === this.#offset) return
       const buffer = Buffer.alloc(info.size - this.#offset)
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, this.#offset)
+      if (this.#offset === 0)
+        this.#head = buffer.subarray(0, Math.min(bytesRead, HEAD_BYTES)).toString('latin1')
       this.#offset += bytesRead
       text = this.#partial + buffer.subarray(0, bytesRead).toString('utf8')
     } finally {
@@ -112,6 +126,12 @@ export class TraceSource implements ViewerSource {
       } else this.skippedLines++
     }
     if (changed) for (const listener of this.#listeners) listener()
+  }
+
+  async #sameHead(handle: FileHandle): Promise<boolean> {
+    const buffer = Buffer.alloc(this.#head.length)
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0)
+    return buffer.subarray(0, bytesRead).toString('latin1') === this.#head
   }
 
   #apply(event: FluxTraceEvent): void {
