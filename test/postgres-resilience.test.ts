@@ -96,6 +96,20 @@ describePg('PostgresStorage: terminated backends', () => {
     expect((await s.getRun('r1'))!.cursor).toBe(2)
   })
 
+  it('replaces the writer’s connection when it was terminated while idle', async () => {
+    await s.createRun({ run: sampleRun('r1'), lease: A })
+    await s.checkpoint({ id: 'r1', token: 'w/1', now: 1, patch: {}, body: 'one' })
+    const { rows } = await adminPool().query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+       WHERE state = 'idle' AND query LIKE 'WITH w AS%' AND query LIKE '%' || $1 || '%'`,
+      [`"${s.schema}"`],
+    )
+    expect(rows).toHaveLength(1)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    await s.checkpoint({ id: 'r1', token: 'w/1', now: 2, patch: {}, body: 'two' })
+    expect((await s.loadRun('r1'))!.checkpoints.map((c) => c.body)).toEqual(['one', 'two'])
+  })
+
   it('recovers when an idle pooled connection was terminated behind its back', async () => {
     await s.createRun({ run: sampleRun('r1') })
     const { rows } = await adminPool().query(

@@ -387,7 +387,7 @@ export class PostgresStorage implements FluxStore, WorkflowStorage {
 }
 
 async function shutdown(session: Session): Promise<void> {
-  await session.writer.idle()
+  await session.writer.close()
   await session.notifier.stop()
   if (session.ownsPool) await session.pool.end()
 }

@@ -238,6 +238,15 @@ export function buildStatements(schema: string) {
       )
       SELECT u.id, (SELECT count(*) FROM ping) AS notified FROM upd u`,
 
+    /**
+     * Set once on the writer's own connection (never returned to the pool). `applyWrites` takes
+     * arrays whose length the planner cannot know in a generic plan, so it would re-plan the
+     * statement at every execution (a custom plan is always estimated cheaper than one sized for
+     * unknown arrays); planning that CTE costs about twice as much as running it. The generic plan
+     * is the one we want anyway: a primary-key lookup per segment.
+     */
+    writerSession: `SET plan_cache_mode = force_generic_plan`,
+
     /** After a park matched zero rows: why? (new statement, so it sees everything committed.) */
     parkProbe: `SELECT r.lease_token = $2 AS held,
         (SELECT json_build_object('name', g.name, 'payload', g.payload, 'at', g.at)

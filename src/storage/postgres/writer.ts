@@ -2,9 +2,10 @@
  * The group-commit writer: fenced checkpoints, parks and releases go through one queue.
  *
  * The engine issues a run's checkpoints without awaiting the previous one. Each call enqueues a
- * job; one drain loop, on one held connection, sends everything that queued up while the previous
- * statement was in flight as ONE `applyWrites` statement (one round trip, one commit, one WAL
- * flush), then the next batch, until the queue is empty (classic group commit). A run's jobs are
+ * job; one drain loop, on one connection the writer keeps while writes keep coming, sends
+ * everything that queued up while the previous statement was in flight as ONE `applyWrites`
+ * statement (one round trip, one commit, one WAL flush), then the next batch, until the queue is
+ * empty (classic group commit). A run's jobs are
  * applied in call order: they leave the queue front to back and a run gets at most one segment
  * per statement (see write-batch.ts). Each promise settles after the statement that carried it
  * returned, i.e. after COMMIT (autocommit). A fenced write that matched zero rows rejects only its
@@ -28,6 +29,12 @@ import {
   type WriteJob,
 } from './write-batch.js'
 
+/**
+ * The writer lets go of its connection after this long without writes, as pg-pool does with idle
+ * clients, so a process that forgets `close()` can still exit.
+ */
+const IDLE_MS = 10_000
+
 /** How many times a park that lost a race with a concurrent write is retried. */
 const PARK_ATTEMPTS = 50
 
@@ -47,6 +54,10 @@ export class GroupCommitWriter {
   readonly #limits: BatchLimits
   readonly #queue: WriteJob[] = []
   #draining: Promise<void> | undefined
+  /** The connection every statement of this writer goes through; dropped after IDLE_MS unused. */
+  #held: HeldClient | undefined
+  #idleTimer: ReturnType<typeof setTimeout> | undefined
+  #closed = false
   readonly stats: WriterStats = { statements: 0, jobs: 0 }
 
   constructor(pool: PoolLike, sql: Statements, channel: string, limits: BatchLimits) {
@@ -60,6 +71,10 @@ export class GroupCommitWriter {
   enqueue<T>(make: (settle: { resolve(v: T): void; reject(e: unknown): void }) => WriteJob): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const job = make({ resolve, reject })
+      if (this.#closed) {
+        reject(new StorageError('PostgresStorage is closed'))
+        return
+      }
       const field = nulField(job)
       if (field !== undefined) {
         reject(
@@ -80,34 +95,74 @@ export class GroupCommitWriter {
     for (let draining = this.#draining; draining !== undefined; draining = this.#draining) await draining
   }
 
+  /**
+   * Settles what is queued, then ends the writer's connection. It is destroyed, not returned to
+   * the pool: its session settings (see `writerSession`) must not reach other users of the pool.
+   */
+  async close(): Promise<void> {
+    this.#closed = true
+    await this.idle()
+    this.#dropConnection()
+  }
+
+  #dropConnection(): void {
+    clearTimeout(this.#idleTimer)
+    this.#idleTimer = undefined
+    this.#held?.release(true)
+    this.#held = undefined
+  }
+
+  /** The writer's connection, opened (or replaced after a failure) on demand. */
+  async #connection(): Promise<HeldClient> {
+    if (this.#held?.failure) {
+      // It died while idle (terminated backend, network): replace it before it fails a batch.
+      this.#held.release()
+      this.#held = undefined
+    }
+    if (this.#held) return this.#held
+    const held = await holdClient(this.#pool, 'checkpoint')
+    try {
+      await executeSql(held.client, this.#sql.writerSession, [], 'checkpoint (session setup)')
+    } catch (error) {
+      held.release(error)
+      throw error
+    }
+    this.#held = held
+    return held
+  }
+
   async #drain(): Promise<void> {
-    let held: HeldClient | undefined
+    clearTimeout(this.#idleTimer)
     try {
       while (this.#queue.length > 0) {
-        if (!held) {
-          try {
-            held = await holdClient(this.#pool, 'checkpoint')
-          } catch (error) {
-            // No connection at all: fail what is queued rather than spin.
-            for (const job of this.#queue.splice(0)) job.settle.reject(error)
-            break
-          }
+        let held: HeldClient
+        try {
+          held = await this.#connection()
+        } catch (error) {
+          // No connection at all: fail what is queued rather than spin.
+          for (const job of this.#queue.splice(0)) job.settle.reject(error)
+          break
         }
         const segments = takeBatch(this.#queue, this.#limits)
         try {
           await this.#flush(held, segments)
         } catch (error) {
           held.release(error)
-          held = undefined
+          if (this.#held === held) this.#held = undefined
           // Settling is idempotent: jobs already settled before the failure keep their outcome.
           for (const segment of segments) for (const job of segment.jobs) job.settle.reject(error)
         }
       }
     } finally {
-      held?.release()
       this.#draining = undefined
       // A job enqueued while the finally block ran found #draining set and did not start a drain.
       if (this.#queue.length > 0) this.#draining = Promise.resolve().then(() => this.#drain())
+      else if (this.#held && !this.#closed) {
+        this.#idleTimer = setTimeout(() => {
+          if (!this.#draining) this.#dropConnection()
+        }, IDLE_MS)
+        this.#idleTimer.unref?.()
+      }
     }
   }
 
