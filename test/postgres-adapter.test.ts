@@ -8,7 +8,14 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import pg from 'pg'
 import { afterAll, expect, it } from 'vitest'
-import { createWorkflow, Flux, FluxEngine, FluxSilentLogger, StorageError } from '../src/index.js'
+import {
+  createWorkflow,
+  Flux,
+  FluxEngine,
+  FluxSilentLogger,
+  LeaseLostError,
+  StorageError,
+} from '../src/index.js'
 import type { LeaseParams } from '../src/storage/contract.js'
 import { PostgresStorage } from '../src/storage/postgres/postgres-storage.js'
 import { sampleRun } from '../src/testing/index.js'
@@ -185,6 +192,27 @@ describePg('PostgresStorage: lifecycle', () => {
     expect((await s.loadRun('r1'))?.run.id).toBe('r1')
     await s.checkpoint({ id: 'r1', token: 'w/1', now: 1, patch: { cursor: 1 }, body: 'b' })
     expect((await s.deliverSignal({ id: 'r1', name: 'go', payload: '[]', now: 2 })).outcome).toBe('queued')
+    await s.close()
+  })
+
+  it('answers lookups by ids holding U+0000 (which Postgres text cannot hold) as absent', async () => {
+    const s = storage()
+    await s.init()
+    await s.createRun({ run: sampleRun('r1'), lease: { owner: 'w', token: 'w/1', expiresAt: 9e12 } })
+    const id = 'r1\0x'
+    expect(await s.getRun(id)).toBeNull()
+    expect(await s.loadRun(id)).toBeNull()
+    expect(await s.claimRun({ id, lease: { owner: 'v', token: 'v/1', expiresAt: 1 }, now: 0 })).toBeNull()
+    expect(await s.deliverSignal({ id, name: 'go', payload: '[]', now: 0 })).toEqual({ outcome: 'not-found' })
+    expect(await s.cancelRun({ id, now: 0, error: '{}' })).toBeNull()
+    expect(await s.deleteRun(id)).toBe(false)
+    expect(await s.renewLeases({ token: 'w/1', ids: [id, 'r1'], now: 0, expiresAt: 5 })).toEqual(['r1'])
+    expect(await s.listRuns({ idPrefix: 'r\0' })).toEqual({ runs: [], total: 0 })
+    await expect(s.checkpoint({ id, token: 'w/1', now: 0, patch: {} })).rejects.toBeInstanceOf(LeaseLostError)
+    await expect(s.checkpoint({ id: 'r1', token: 'w\0', now: 0, patch: {} })).rejects.toBeInstanceOf(
+      LeaseLostError,
+    )
+    await s.release({ id, token: 'w/1', now: 0 })
     await s.close()
   })
 

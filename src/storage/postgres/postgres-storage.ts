@@ -37,6 +37,7 @@ import { migrate } from './migrations.js'
 import { Notifier } from './notifier.js'
 import {
   byDueOrder,
+  hasNul,
   prefixPattern,
   type RunRow,
   runParams,
@@ -215,18 +216,21 @@ export class PostgresStorage implements FluxStore, WorkflowStorage {
   }
 
   async loadRun(id: string): Promise<RunSnapshot | null> {
+    if (hasNul(id)) return null
     const { rows } = await this.#query(this.#sql.loadRun, [id], 'loadRun')
     const row = rows[0] as SnapshotRow | undefined
     return row ? toSnapshot(row) : null
   }
 
   async getRun(id: string): Promise<RunRecord | null> {
+    if (hasNul(id)) return null
     const { rows } = await this.#query(this.#sql.getRun, [id], 'getRun')
     const row = rows[0] as RunRow | undefined
     return row ? toRunRecord(row) : null
   }
 
   async listRuns(params: ListRunsParams): Promise<ListRunsResult> {
+    if (hasNul(params.idPrefix ?? '') || hasNul(params.workflowName ?? '')) return { runs: [], total: 0 }
     const { rows } = await this.#query(
       this.#sql.listRuns,
       [
@@ -250,6 +254,7 @@ export class PostgresStorage implements FluxStore, WorkflowStorage {
   }
 
   async claimRun({ id, lease, now, statuses }: ClaimRunParams): Promise<RunSnapshot | null> {
+    if (hasNul(id)) return null
     const { rows } = await this.#query(
       this.#sql.claimRun,
       [id, lease.owner, lease.token, lease.expiresAt, now, statuses ? [...statuses] : null],
@@ -305,13 +310,15 @@ export class PostgresStorage implements FluxStore, WorkflowStorage {
   }
 
   async renewLeases({ token, ids, expiresAt }: RenewLeasesParams): Promise<string[]> {
-    if (ids.length === 0) return []
+    ids = ids.filter((id) => !hasNul(id))
+    if (ids.length === 0 || hasNul(token)) return []
     const { rows } = await this.#query(this.#sql.renewLeases, [[...ids], token, expiresAt], 'renewLeases')
     const held = new Set(rows.map((r: { id: string }) => r.id))
     return ids.filter((id) => held.has(id))
   }
 
   async deliverSignal({ id, name, payload, now }: DeliverSignalParams): Promise<DeliverSignalResult> {
+    if (hasNul(id)) return { outcome: 'not-found' }
     const { rows } = await this.#query(
       this.#sql.deliverSignal,
       [id, name, payload, now, this.schema],
@@ -329,6 +336,7 @@ export class PostgresStorage implements FluxStore, WorkflowStorage {
   }
 
   async cancelRun({ id, now, error }: CancelRunParams): Promise<RunRecord | null> {
+    if (hasNul(id)) return null
     const { rows } = await this.#query(this.#sql.cancelRun, [id, now, error], 'cancelRun')
     const row = rows[0] as RunRow | undefined
     // Not updated: absent or already ended. Read it in a new statement, which sees the commit
@@ -337,6 +345,7 @@ export class PostgresStorage implements FluxStore, WorkflowStorage {
   }
 
   async deleteRun(id: string): Promise<boolean> {
+    if (hasNul(id)) return false
     const { rowCount } = await this.#query(this.#sql.deleteRun, [id], 'deleteRun')
     return (rowCount ?? 0) > 0
   }

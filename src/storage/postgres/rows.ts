@@ -117,6 +117,14 @@ export function runParams(run: NewRun | RunRecord, lease: LeaseColumns): unknown
 /** The lease columns written with a row. */
 export type LeaseColumns = Pick<RunRecord, 'leaseOwner' | 'leaseToken' | 'leaseExpiresAt'>
 
+/**
+ * True when `value` holds U+0000. Postgres `text` cannot, so no stored id, name or key can: a
+ * lookup by such a value matches nothing (and sending it would fail with "invalid byte sequence").
+ */
+export function hasNul(value: string): boolean {
+  return value.includes('\0')
+}
+
 /** The `idPrefix` filter as a LIKE pattern that matches the prefix literally. */
 export function prefixPattern(prefix: string): string {
   return `${prefix.replace(/[\\%_]/g, '\\$&')}%`

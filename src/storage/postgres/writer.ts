@@ -19,6 +19,7 @@
 import { LeaseLostError, StorageError } from '../../errors.js'
 import type { ParkResult, SignalRecord } from '../contract.js'
 import { executeSql, type HeldClient, holdClient, type PoolLike } from './driver.js'
+import { hasNul } from './rows.js'
 import type { Statements } from './sql.js'
 import {
   type BatchLimits,
@@ -73,6 +74,12 @@ export class GroupCommitWriter {
       const job = make({ resolve, reject })
       if (this.#closed) {
         reject(new StorageError('PostgresStorage is closed'))
+        return
+      }
+      if (hasNul(job.params.id) || hasNul(job.params.token)) {
+        // No stored run or lease can hold U+0000: the lease is not held, as for an unknown run.
+        if (job.kind === 'release') job.settle.resolve()
+        else job.settle.reject(new LeaseLostError(job.params.id))
         return
       }
       const field = nulField(job)
