@@ -31,6 +31,8 @@ const state = {
   selected: null,
   openCheckpoints: new Set(),
   firstListRendered: false,
+  /** The first list page, fetched while the rest starts. */
+  prefetched: null,
 }
 
 // ---------------------------------------------------------------- DOM helpers
@@ -268,11 +270,12 @@ async function renderListPage(params) {
   state.runId = null
   actionRefs.from = null
   const query = listParams(params)
-  const view = await api(`api/runs?${query}`)
+  const view = await listPage(query)
   fill(main(), [filtersPanel(params), h('div', { class: 'panel', id: 'runs' }, runsTable(view, params))])
   if (!state.firstListRendered) {
     state.firstListRendered = true
-    performance.mark('flux:list-rendered')
+    // After the frame that paints the rows: what the benchmark reads as "first page rendered".
+    requestAnimationFrame(() => setTimeout(() => performance.mark('flux:list-rendered'), 0))
   }
   document.body.dataset.page = 'list'
   follow(`api/events?${query}`, {
@@ -283,6 +286,20 @@ async function renderListPage(params) {
     },
   })
   if (state.workflows.length === 0) loadWorkflows()
+}
+
+/** The list API URL; without filters exactly the URL index.html preloads. */
+function runsUrl(key) {
+  return key ? `api/runs?${key}` : 'api/runs'
+}
+
+/** A page of the list; the first one may already be on its way (see `start`). */
+function listPage(query) {
+  const key = query.toString()
+  const early = state.prefetched
+  state.prefetched = null
+  if (early && early.key === key) return early.promise
+  return api(runsUrl(key))
 }
 
 function loadWorkflows() {
@@ -1245,6 +1262,14 @@ function updateActions(view) {
 // ---------------------------------------------------------------- start
 
 async function start() {
+  // The first page of the list is asked for at once, beside the server info, not after it.
+  const first = route()
+  if (first.page === 'list') {
+    const key = listParams(first.params).toString()
+    const promise = api(runsUrl(key))
+    promise.catch(() => undefined)
+    state.prefetched = { key, promise }
+  }
   try {
     state.info = await api('api/info')
     document.getElementById('source').textContent =
