@@ -76,11 +76,14 @@ export function viewerBrowserSuite(title: string, setup: () => Promise<SuiteData
       await shot('list')
 
       await page.locator('input[data-filter-status="failed"]').check()
-      // Browser-side code as strings: this project is type-checked without the DOM library.
-      await page.waitForFunction(`location.hash.includes('status=failed')`)
+      // Browser-side code goes through `globalThis as any`: this project is type-checked without
+      // the DOM library, and strings would be eval, which the page's CSP rightly refuses.
+      await page.waitForFunction(() => (globalThis as any).location.hash.includes('status=failed'))
       await page.locator('tr.run-row').first().waitFor()
-      await page.waitForFunction(
-        `[...document.querySelectorAll('tr.run-row .badge')].every((b) => b.getAttribute('data-status') === 'failed')`,
+      await page.waitForFunction(() =>
+        [...(globalThis as any).document.querySelectorAll('tr.run-row .badge')].every(
+          (b: any) => b.getAttribute('data-status') === 'failed',
+        ),
       )
       const failed = await page
         .locator('tr.run-row')
@@ -90,11 +93,15 @@ export function viewerBrowserSuite(title: string, setup: () => Promise<SuiteData
       await page.getByRole('button', { name: 'Clear' }).click()
       await page.locator('input[name="q"]').fill('order-')
       await page.locator('input[name="q"]').press('Enter')
-      await page.waitForFunction(`document.querySelectorAll('tr.run-row').length === 3`)
+      await page.waitForFunction(
+        () => (globalThis as any).document.querySelectorAll('tr.run-row').length === 3,
+      )
 
       await page.getByRole('button', { name: 'Clear' }).click()
       await page.getByRole('button', { name: 'Older →' }).click()
-      await page.waitForFunction(`document.querySelector('.pager span')?.textContent === '51–67 of 67'`)
+      await page.waitForFunction(
+        () => (globalThis as any).document.querySelector('.pager span')?.textContent === '51–67 of 67',
+      )
       expect(await page.locator('tr.run-row').count()).toBe(17)
     })
 
@@ -152,7 +159,7 @@ export function viewerBrowserSuite(title: string, setup: () => Promise<SuiteData
       expect(await page.locator('[data-field="error"]').textContent()).toContain(XSS.error)
       expect(await page.locator('[data-field="data"]').textContent()).toContain(XSS.error)
       expect(await page.locator('main img, main script, main svg[onload]').count()).toBe(0)
-      expect(await page.evaluate('typeof window.__xss')).toBe('undefined')
+      expect(await page.evaluate(() => typeof (globalThis as any).__xss)).toBe('undefined')
       await shot('xss')
       expect(watched.problems).toEqual([])
     })
@@ -160,7 +167,9 @@ export function viewerBrowserSuite(title: string, setup: () => Promise<SuiteData
     it('retries a failed run from a step; a worker carries it out and the page follows live', async () => {
       await page.goto(`${dev.url}#/run/${IDS.failed}`)
       await waitForHeadStatus('failed')
-      await page.evaluate('window.__noReload = 1')
+      await page.evaluate(() => {
+        ;(globalThis as any).__noReload = 1
+      })
       await page.locator('select[name="fromStep"]').selectOption('send')
       await page.locator('button[data-action="retry"]').click()
       const result = page.locator('[data-field="action-result"]')
@@ -176,7 +185,7 @@ export function viewerBrowserSuite(title: string, setup: () => Promise<SuiteData
       })
       await worker.start()
       await waitForHeadStatus('completed')
-      expect(await page.evaluate('window.__noReload')).toBe(1)
+      expect(await page.evaluate(() => (globalThis as any).__noReload)).toBe(1)
       expect(await page.locator('svg.graph .terminal.reached').count()).toBe(2)
       await shot('retried')
     })
