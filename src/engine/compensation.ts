@@ -10,7 +10,7 @@ import { sleepOn } from '../clock.js'
 import { parseStoredError, toErrorObject } from '../codec/checkpoint.js'
 import { toError } from '../errors.js'
 import { type AttemptOutcome, runAttempt } from './attempt.js'
-import { idempotencyKey, StepContext } from './context.js'
+import { StepContext } from './context.js'
 import { backoffDelay, isFinalError } from './retry.js'
 import type { DriveEnd, Runner } from './runner.js'
 
@@ -62,7 +62,7 @@ export async function runCompensation(runner: Runner): Promise<DriveEnd> {
     await state.barrier()
     for (let attempt = 1; ; attempt++) {
       const data = state.tracker.begin()
-      const ctx = new StepContext(state, attempt, `${idempotencyKey(state.id, def.name)}:compensate`, data)
+      const ctx = new StepContext(state, attempt, def.name, 0, data, ':compensate')
       const pending = runAttempt(
         compensate as (c: StepContext) => unknown,
         ctx,

@@ -18,39 +18,77 @@ export interface ContextSource {
 }
 
 /**
- * The `ctx` of one attempt. Its `AbortController` is created only if the handler looks at
- * `ctx.signal` (most never do), and `history` is copied only when read.
+ * The `ctx` of one attempt. It is built for every attempt of every step, so it is kept small:
+ * run fields are getters on the run, the idempotency key is built on first read, the
+ * `AbortController` exists only if the handler looks at `ctx.signal` (most never do), and
+ * `history` is copied only when read.
  */
 export class StepContext implements WorkflowContext<any, any> {
-  readonly id: string
-  readonly name: string
-  readonly input: unknown
   readonly status: WorkflowStatus
   readonly currentStep: number
   readonly version: number
   readonly attempt: number
-  readonly idempotencyKey: string
-  readonly logger: FluxLogger
-  readonly signals: Readonly<Record<string, unknown>>
   readonly #source: ContextSource
   readonly #data: AttemptData
+  readonly #keyStep: string
+  readonly #keyGeneration: number
+  readonly #keySuffix: string
+  #key: string | undefined
   #controller: AbortController | undefined
   #abortReason: unknown
   #aborted = false
 
-  constructor(source: ContextSource, attempt: number, idempotencyKey: string, data?: AttemptData) {
+  /**
+   * `keyStep`/`keyGeneration`/`keySuffix` make the idempotency key (see {@link idempotencyKey});
+   * an empty `keyStep` gives an empty key (contexts of `when` and hooks).
+   */
+  constructor(
+    source: ContextSource,
+    attempt: number,
+    keyStep = '',
+    keyGeneration = 0,
+    data?: AttemptData,
+    keySuffix = '',
+  ) {
     this.#source = source
     this.#data = data ?? source.tracker.handle()
-    this.id = source.id
-    this.name = source.name
-    this.input = source.input
     this.status = source.status
     this.currentStep = source.cursor
     this.version = source.revision
     this.attempt = attempt
-    this.idempotencyKey = idempotencyKey
-    this.logger = source.logger
-    this.signals = source.signals
+    this.#keyStep = keyStep
+    this.#keyGeneration = keyGeneration
+    this.#keySuffix = keySuffix
+  }
+
+  get id(): string {
+    return this.#source.id
+  }
+
+  get name(): string {
+    return this.#source.name
+  }
+
+  get input(): any {
+    return this.#source.input
+  }
+
+  get logger(): FluxLogger {
+    return this.#source.logger
+  }
+
+  get signals(): Readonly<Record<string, unknown>> {
+    return this.#source.signals
+  }
+
+  get idempotencyKey(): string {
+    if (this.#key === undefined) {
+      this.#key =
+        this.#keyStep === ''
+          ? ''
+          : idempotencyKey(this.#source.id, this.#keyStep, this.#keyGeneration) + this.#keySuffix
+    }
+    return this.#key
   }
 
   get data(): any {

@@ -36,7 +36,8 @@ class AttemptView implements ProxyHandler<Data>, AttemptData {
   readonly tracker: DataTracker
   work: Data
   view: Data
-  readonly touched = new Set<string>()
+  /** Top-level keys read or written; small, so an array (a Set per attempt cost more). */
+  readonly touched: string[] = []
   replaced = false
 
   constructor(tracker: DataTracker, work: Data) {
@@ -57,7 +58,8 @@ class AttemptView implements ProxyHandler<Data>, AttemptData {
 
   #mark(key: string | symbol): void {
     // Only the live attempt's reads count: an abandoned one changes nothing that is stored.
-    if (typeof key === 'string' && this.tracker.current === this) this.touched.add(key)
+    if (typeof key === 'string' && this.tracker.current === this && !this.touched.includes(key))
+      this.touched.push(key)
   }
 
   get(target: Data, key: string | symbol, receiver: unknown): unknown {
@@ -110,7 +112,7 @@ export class DataTracker {
 
   /** True if the current attempt read or wrote anything. */
   get dirty(): boolean {
-    return this.current.replaced || this.current.touched.size > 0
+    return this.current.replaced || this.current.touched.length > 0
   }
 
   /** What the current attempt changed (the touched keys' current values). */
@@ -138,7 +140,7 @@ export class DataTracker {
   /** The attempt succeeded and its patch is stored: its data becomes the committed data. */
   commit(): void {
     this.#committed = this.current.work
-    this.current.touched.clear()
+    this.current.touched.length = 0
     this.current.replaced = false
   }
 

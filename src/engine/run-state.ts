@@ -57,6 +57,10 @@ export class RunState implements ContextSource {
   readonly #bodies: { seq: number; body: string }[]
   readonly #dirtySteps = new Set<number>()
   #tail: Promise<unknown> = Promise.resolve()
+  #last: Promise<unknown> | undefined
+  readonly #onFailure = (error: unknown): void => {
+    this.#failure ??= error
+  }
   #failure: unknown
   #metaDirty = false
 
@@ -164,9 +168,12 @@ export class RunState implements ContextSource {
     if (options.sync === false) params.sync = false
     const promise = this.core.store.checkpoint(params)
     // A run's writes settle in call order (contract), so waiting for the last one waits for all.
-    this.#tail = promise.catch((error: unknown) => {
-      this.#failure ??= error
-    })
+    // A store may hand back the same settled promise for every write (MemoryStorage does): it
+    // needs its failure handler only once.
+    if (promise !== this.#last) {
+      this.#last = promise
+      this.#tail = promise.then(undefined, this.#onFailure)
+    }
   }
 
   /**

@@ -16,7 +16,7 @@ import type { FluxSleepResult, FluxWaitResult, StepDefinition, StepResult } from
 import { isSleepResult, isWaitResult } from '../workflow/flux.js'
 import { type AttemptOutcome, runAttempt } from './attempt.js'
 import { runCompensation, startCompensation } from './compensation.js'
-import { idempotencyKey, StepContext } from './context.js'
+import { StepContext } from './context.js'
 import type { Abortable } from './control.js'
 import { backoffDelay, isFinalError } from './retry.js'
 import type { RunState } from './run-state.js'
@@ -138,7 +138,7 @@ export class Runner {
         if (def.when) {
           let pass: boolean
           try {
-            pass = Boolean(def.when(new StepContext(state, 0, '')))
+            pass = Boolean(def.when(new StepContext(state, 0)))
           } catch (error) {
             return this.#failFinally(index, { ...record, status: 'running' }, toError(error))
           }
@@ -186,7 +186,7 @@ export class Runner {
         await state.barrier()
       }
       const data = state.tracker.begin()
-      const ctx = new StepContext(state, attempt, idempotencyKey(state.id, def.name, record.generation), data)
+      const ctx = new StepContext(state, attempt, def.name, record.generation ?? 0, data)
       if (core.emitter.hasHook('stepStart')) core.emitter.hook('stepStart', def.name, ctx)
       if (core.emitter.tracing)
         await this.trace('step:start', {
@@ -268,7 +268,7 @@ export class Runner {
       completedAt: this.now(),
       wakeAt: undefined,
     })
-    state.core.emitter.hook('stepError', def.name, new StepContext(state, record.attempts, ''), error)
+    state.core.emitter.hook('stepError', def.name, new StepContext(state, record.attempts), error)
     await this.trace('step:error', {
       ...this.stepFields(index, 'failed'),
       attempt: record.attempts,
@@ -415,7 +415,7 @@ export class Runner {
     state.wakeAt = null
     state.write({ release: true })
     await state.barrier()
-    core.emitter.hook('workflowComplete', new StepContext(state, 0, ''))
+    core.emitter.hook('workflowComplete', new StepContext(state, 0))
     if (core.emitter.tracing)
       await this.trace('workflow:complete', { status: 'completed', duration: state.elapsed() })
     core.logger.debug(`workflow ${state.name} ${state.id} completed`)
@@ -426,7 +426,7 @@ export class Runner {
   async reportFailure(error: Error): Promise<void> {
     const state = this.state
     this.finalError = error
-    state.core.emitter.hook('workflowError', new StepContext(state, 0, ''), error)
+    state.core.emitter.hook('workflowError', new StepContext(state, 0), error)
     await this.trace('workflow:error', {
       status: state.status,
       error: error.message,
