@@ -79,6 +79,8 @@ export class RunState implements ContextSource {
         ? { history: resolved.shape.map(([name]) => pendingStep(name)), data: {}, signals: {} }
         : foldSnapshot(core.serializer, snapshot)
     this.history = folded.history
+    // A definition of the same explicit version may have more steps than the run started with.
+    for (let i = this.history.length; i < resolved.shape.length; i++) this.history.push(pendingStep(resolved.shape[i]![0]))
     this.signals = folded.signals
     this.tracker = new DataTracker(folded.data)
     this.mailbox = snapshot.signals.slice()
