@@ -55,12 +55,26 @@ describe('static page and security headers', () => {
     expect(res.body).toContain('<script type="module" src="app.js"></script>')
     // Every <script> has a src: nothing inline.
     expect(res.body.match(/<script(?![^>]*\ssrc=)[^>]*>/g)).toBeNull()
-    const app = await raw(readOnly.url, '/app.js')
-    expect(app.headers['content-type']).toContain('text/javascript')
-    // The page never parses data as HTML.
-    expect(app.body).not.toMatch(
-      /\.(innerHTML|outerHTML)\s*=|insertAdjacentHTML|document\.write|createContextualFragment/,
-    )
+    // The page never parses data as HTML (nor evaluates strings), in any of its modules.
+    const modules = [...res.body.matchAll(/(?:src|href)="([a-z]+\.js)"/g)].map((m) => m[1]!)
+    expect(modules).toEqual([
+      'app.js',
+      'dom.js',
+      'state.js',
+      'list.js',
+      'graph.js',
+      'panels.js',
+      'actions.js',
+      'run.js',
+    ])
+    for (const name of modules) {
+      const js = await raw(readOnly.url, `/${name}`)
+      expect(js.status, name).toBe(200)
+      expect(js.headers['content-type']).toContain('text/javascript')
+      expect(js.body, name).not.toMatch(
+        /\.(innerHTML|outerHTML)\s*=|insertAdjacentHTML|document\.write|createContextualFragment|eval\(|new Function/,
+      )
+    }
     expect((await raw(readOnly.url, '/style.css')).headers['content-type']).toContain('text/css')
     const head = await raw(readOnly.url, '/app.js', { method: 'HEAD' })
     expect(head.status).toBe(200)

@@ -56,6 +56,13 @@ export interface ViewerServer {
 const STATIC_FILES: Readonly<Record<string, string>> = Object.freeze({
   'index.html': 'text/html; charset=utf-8',
   'app.js': 'text/javascript; charset=utf-8',
+  'dom.js': 'text/javascript; charset=utf-8',
+  'state.js': 'text/javascript; charset=utf-8',
+  'list.js': 'text/javascript; charset=utf-8',
+  'graph.js': 'text/javascript; charset=utf-8',
+  'panels.js': 'text/javascript; charset=utf-8',
+  'actions.js': 'text/javascript; charset=utf-8',
+  'run.js': 'text/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',
   'favicon.svg': 'image/svg+xml',
 })
