@@ -49,23 +49,25 @@ export function graph(view) {
   svg.append(defs)
   const mid = y + height / 2
   const reached = (state) => state !== 'pending'
+  const PASSED = new Set(['completed', 'skipped', 'compensated', 'compensating'])
   // Start and end terminals, as a flowchart draws them.
   const startReached = nodes.length > 0 && reached(nodes[0].state)
   svg.append(
     s(
       'circle',
-      { cx: 16, cy: mid, r: 9, class: `terminal${startReached ? ' reached' : ''}` },
+      { cx: 14, cy: mid, r: 7, class: `terminal${startReached ? ' reached' : ''}` },
       s('title', {}, 'start'),
     ),
   )
-  let prevEnd = 25
+  let prevEnd = 21
   let prevOnPath = startReached
   for (const box of boxes) {
     const onPath = prevOnPath && reached(box.node.state)
     svg.append(edge(prevEnd, box.x, mid, onPath))
     svg.append(graphNode(box, y, height, mid))
     prevEnd = box.x + box.width
-    prevOnPath = onPath && (box.node.state === 'completed' || box.node.state === 'skipped')
+    // The run went on past a step it completed or skipped, and past one it later undid.
+    prevOnPath = onPath && PASSED.has(box.node.state)
   }
   const done = view.run.status === 'completed'
   svg.append(edge(prevEnd, total - 28, mid, done && prevOnPath))
@@ -210,7 +212,15 @@ export function timeline(view) {
       )
     }
     const note =
-      step.status === 'pending' ? '' : step.duration !== null ? formatDuration(step.duration) : step.status
+      step.status === 'suspended' && step.waitingFor
+        ? `waits for "${step.waitingFor}"`
+        : step.status === 'suspended' && step.wakeAt
+          ? `until ${formatTime(step.wakeAt).slice(11, 19)}`
+          : step.status === 'running' && step.wakeAt
+            ? `retry at ${formatTime(step.wakeAt).slice(11, 23)}`
+            : step.duration !== null
+              ? formatDuration(step.duration)
+              : ''
     return h(
       'div',
       {

@@ -12,7 +12,14 @@ export function stepPanel(view, step) {
     ['Attempts', `${step.attempts} (${step.retries} ${step.retries === 1 ? 'retry' : 'retries'})`],
     ['Started', formatTime(step.startedAt)],
     ['Ended', formatTime(step.completedAt)],
-    ['Duration', formatDuration(step.duration)],
+    [
+      'Duration',
+      step.duration !== null
+        ? formatDuration(step.duration)
+        : step.startedAt !== null && step.completedAt !== null
+          ? `${formatDuration(step.completedAt - step.startedAt)} (start to end)`
+          : '—',
+    ],
     step.suspendedAt !== null ? ['Suspended', formatTime(step.suspendedAt)] : null,
     step.waitingFor !== null ? ['Waits for', `signal "${step.waitingFor}"`] : null,
     step.wakeAt !== null

@@ -125,8 +125,13 @@ export function formatRunDetail(view: RunDetailView): string {
     s.kind === 'commit' ? `${s.name} (commit)` : s.name,
     s.status,
     s.startedAt === null ? '—' : `+${formatDuration(s.startedAt - view.timeline.start)}`,
+    // A wait's handler returns at once; what matters is how long it stayed suspended.
     formatDuration(
-      s.duration ?? (s.startedAt !== null && s.completedAt !== null ? s.completedAt - s.startedAt : null),
+      s.suspendedAt !== null || s.duration === null
+        ? s.startedAt !== null && s.completedAt !== null
+          ? s.completedAt - s.startedAt
+          : null
+        : s.duration,
     ),
     String(s.attempts),
     stepNote(s),
