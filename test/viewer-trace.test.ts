@@ -120,7 +120,14 @@ describe('flux dev --trace', () => {
       await until(async () => (await get<RunListView>('/api/runs')).total === 1)
       expect((await get<RunListView>('/api/runs')).runs[0]!.id).toBe('fresh')
       // Rewritten again with more than before: the size alone would not tell.
-      await traced((engine) => engine.executeBatch(flows.ping, Array.from({ length: 10 }, () => undefined)), true)
+      await traced(
+        (engine) =>
+          engine.executeBatch(
+            flows.ping,
+            Array.from({ length: 10 }, () => undefined),
+          ),
+        true,
+      )
       await until(async () => (await get<RunListView>('/api/runs')).total === 10)
       expect((await get<RunListView>('/api/runs?q=fresh')).total).toBe(0)
     } finally {
