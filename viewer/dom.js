@@ -102,6 +102,7 @@ export function formatTime(ms) {
 
 export function formatDuration(ms) {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return '—'
+  if (ms < 10 && ms !== Math.round(ms)) return `${ms.toFixed(1)} ms`
   if (ms < 1000) return `${Math.round(ms)} ms`
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`
   const sec = Math.round(ms / 1000)
@@ -115,7 +116,11 @@ export function ago(ms) {
   const diff = Date.now() - ms
   if (diff < 0) return `in ${formatDuration(-diff)}`
   if (diff < 5000) return 'just now'
-  return `${formatDuration(diff)} ago`
+  // Coarse on purpose: a list column, not a stopwatch (the exact time is in the tooltip).
+  if (diff < 60_000) return `${Math.round(diff / 1000)} s ago`
+  if (diff < 3_600_000) return `${Math.round(diff / 60_000)} min ago`
+  if (diff < 172_800_000) return `${Math.round(diff / 3_600_000)} h ago`
+  return `${Math.round(diff / 86_400_000)} d ago`
 }
 
 export function badge(status) {

@@ -19,7 +19,8 @@ export const state = {
   prefetched: null,
 }
 
-export const ACTIVE = new Set(['pending', 'running', 'rolling_back'])
+/** Runs whose timeline reaches "now": still moving, or waiting (how long matters). */
+export const ACTIVE = new Set(['pending', 'running', 'rolling_back', 'suspended'])
 
 /** The action forms of the run page, kept across live updates. */
 export const actionRefs = {}

@@ -210,7 +210,12 @@ export function runDetailView(serializer: Serializer, snapshot: RunSnapshot, now
   })
   const compensate = (meta.compensate ?? []).map((i) => meta.steps[i]?.[0] ?? String(i))
   const stored = parseStoredError(run.error)
-  const active = run.status === 'running' || run.status === 'rolling_back' || run.status === 'pending'
+  // A run still moving or waiting: its timeline reaches now (a wait's length is the point).
+  const active =
+    run.status === 'running' ||
+    run.status === 'rolling_back' ||
+    run.status === 'pending' ||
+    run.status === 'suspended'
   const end = Math.max(lastAt, ...steps.flatMap(stepTimes), active ? now : run.updatedAt)
   return {
     source: 'db',
