@@ -76,6 +76,11 @@ describe('static page and security headers', () => {
       )
     }
     expect((await raw(readOnly.url, '/style.css')).headers['content-type']).toContain('text/css')
+    // Revalidated on reload: unchanged files cost a 304.
+    const etag = String((await raw(readOnly.url, '/app.js')).headers.etag)
+    const again = await raw(readOnly.url, '/app.js', { headers: { 'If-None-Match': etag } })
+    expect(again.status).toBe(304)
+    expect(again.body).toBe('')
     const head = await raw(readOnly.url, '/app.js', { method: 'HEAD' })
     expect(head.status).toBe(200)
     expect(head.body).toBe('')

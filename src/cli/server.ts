@@ -15,7 +15,7 @@
  *   script; only the few files of `viewer/` are served, by name.
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
@@ -163,6 +163,7 @@ class App {
   readonly #host: string
   readonly #tokenDigest: Buffer | undefined
   readonly #live: LiveHub
+  readonly #files = new Map<string, { body: Buffer; mtimeMs: number; etag: string }>()
 
   constructor(options: ViewerServerOptions, host: string, token: string | undefined, live: LiveHub) {
     this.#source = options.source
@@ -209,7 +210,7 @@ class App {
     if (path.startsWith('/api/')) return this.#api(req, res, url)
     if (req.method !== 'GET' && req.method !== 'HEAD')
       return sendText(res, 405, 'Method not allowed', { Allow: 'GET, HEAD' })
-    return this.#static(res, path, req.method === 'HEAD')
+    return this.#static(req, res, path, req.method === 'HEAD')
   }
 
   #hostAllowed(req: IncomingMessage): boolean {
@@ -239,7 +240,7 @@ class App {
     return timingSafeEqual(digest(value), this.#tokenDigest!)
   }
 
-  async #static(res: ServerResponse, path: string, head: boolean): Promise<void> {
+  async #static(req: IncomingMessage, res: ServerResponse, path: string, head: boolean): Promise<void> {
     let name: string
     try {
       name = decodeURIComponent(path === '/' ? 'index.html' : path.slice(1))
@@ -250,14 +251,36 @@ class App {
     if (/[\\/\0]|\.\./.test(name)) return sendText(res, 400, 'Path refused')
     const type = STATIC_FILES[name]
     if (type === undefined) return sendText(res, 404, 'Not found')
-    const body = await readFile(`${this.#viewerDir}/${name}`)
-    res.writeHead(200, {
+    const file = await this.#file(name)
+    // `no-cache` means "revalidate": a reload costs a 304 per file, and an edited file is seen at once.
+    const headers = {
       ...SECURITY_HEADERS,
       'Content-Type': type,
       'Cache-Control': 'no-cache',
-      'Content-Length': body.length,
-    })
-    res.end(head ? undefined : body)
+      ETag: file.etag,
+    }
+    if (req.headers['if-none-match'] === file.etag) {
+      res.writeHead(304, headers)
+      return void res.end()
+    }
+    res.writeHead(200, { ...headers, 'Content-Length': file.body.length })
+    res.end(head ? undefined : file.body)
+  }
+
+  /** A static file, read once and again only when it changes on disk. */
+  async #file(name: string): Promise<{ body: Buffer; etag: string }> {
+    const path = `${this.#viewerDir}/${name}`
+    const { mtimeMs, size } = await stat(path)
+    const cached = this.#files.get(name)
+    if (cached && cached.mtimeMs === mtimeMs && cached.body.length === size) return cached
+    const body = await readFile(path)
+    const entry = {
+      body,
+      mtimeMs,
+      etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`,
+    }
+    this.#files.set(name, entry)
+    return entry
   }
 
   async #api(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
