@@ -10,6 +10,7 @@ import { isLoopback, startViewerServer, type ViewerServer } from './server.js'
 import { StoreSource, type ViewerSource } from './source.js'
 import { TraceSource } from './trace-source.js'
 
+/** `flux dev --help`. */
 export const DEV_HELP = `Usage: flux dev (--db <sqlite path | postgres url> | --trace <file.ndjson>) [options]
 
 Serves a live view of workflow runs: a list with filters, each run's timeline, data

@@ -10,6 +10,7 @@ import { type CliIo, runsCommand } from './runs-command.js'
 
 export type { CliIo } from './runs-command.js'
 
+/** `flux --help`. */
 export const HELP = `Usage: flux <command> [options]
 
 Commands:

@@ -18,6 +18,7 @@ export interface CliIo {
   env: Readonly<Record<string, string | undefined>>
 }
 
+/** `flux runs --help`. */
 export const RUNS_HELP = `Usage: flux runs <command> --db <sqlite path | postgres url> [options]
 
 Commands:
