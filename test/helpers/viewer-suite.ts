@@ -39,6 +39,8 @@ export function viewerBrowserSuite(title: string, setup: () => Promise<SuiteData
       dev = await startDev([...db.dbArgs, '--port', '0', '--allow-actions', '--poll', '200'], io)
       browser = await launchChromium()
       page = await browser.newPage({ viewport: { width: 1360, height: 900 } })
+      // Below vitest's own 30 s, so a wait that fails says what it waited for.
+      page.setDefaultTimeout(20_000)
       watched = watchPage(page, new URL(dev.url).origin)
     }, 120_000)
 
