@@ -43,7 +43,13 @@ class KeyValueStore implements FluxStore {
   async createRun({ run, lease }: Parameters<FluxStore['createRun']>[0]) {
     const existing = this.read(run.id)
     if (existing) return { created: false, run: existing.run }
-    const record: RunRecord = { ...run, leaseOwner: lease?.owner ?? null, leaseToken: lease?.token ?? null, leaseExpiresAt: lease?.expiresAt ?? null, revision: 1 }
+    const record: RunRecord = {
+      ...run,
+      leaseOwner: lease?.owner ?? null,
+      leaseToken: lease?.token ?? null,
+      leaseExpiresAt: lease?.expiresAt ?? null,
+      revision: 1,
+    }
     this.write({ run: record, checkpoints: [], signals: [], seq: 0 })
     return { created: true, run: record }
   }
@@ -67,12 +73,21 @@ class KeyValueStore implements FluxStore {
       )
       .sort((a, b) => b.createdAt - a.createdAt || b.id.localeCompare(a.id))
     const offset = p.offset ?? 0
-    return { runs: runs.slice(offset, p.limit === undefined ? undefined : offset + p.limit), total: runs.length }
+    return {
+      runs: runs.slice(offset, p.limit === undefined ? undefined : offset + p.limit),
+      total: runs.length,
+    }
   }
   async claimRun({ id, lease, now, statuses }: Parameters<FluxStore['claimRun']>[0]) {
     const doc = this.read(id)
-    if (!doc || (statuses && !statuses.includes(doc.run.status)) || !leaseIsFree(doc.run, lease, now)) return null
-    Object.assign(doc.run, { leaseOwner: lease.owner, leaseToken: lease.token, leaseExpiresAt: lease.expiresAt, updatedAt: now })
+    if (!doc || (statuses && !statuses.includes(doc.run.status)) || !leaseIsFree(doc.run, lease, now))
+      return null
+    Object.assign(doc.run, {
+      leaseOwner: lease.owner,
+      leaseToken: lease.token,
+      leaseExpiresAt: lease.expiresAt,
+      updatedAt: now,
+    })
     doc.run.revision++
     this.write(doc)
     return this.view(doc)
@@ -86,8 +101,32 @@ class KeyValueStore implements FluxStore {
     }
     return ACTIVE_STATUSES.includes(r.status) ? 'orphaned' : undefined
   }
-  async claimDue({ lease, now, definitionKeys, queues, limit, kinds }: Parameters<FluxStore['claimDue']>[0]) {
-    const due = [...this.kv.keys()]
+  async claimDue({
+    lease,
+    now,
+    definitionKeys,
+    queues,
+    limit,
+    kinds,
+    queueLimits,
+  }: Parameters<FluxStore['claimDue']>[0]) {
+    // Slots left per capped queue: its cap less the runs holding a live lease. No await from
+    // here to the writes below, so no other claim can come between the count and the claim.
+    const slots = new Map(Object.entries(queueLimits ?? {}))
+    for (const text of this.kv.values()) {
+      const { run } = JSON.parse(text) as Doc
+      const left = slots.get(run.queue)
+      if (left !== undefined && run.leaseToken !== null && (run.leaseExpiresAt ?? 0) > now)
+        slots.set(run.queue, left - 1)
+    }
+    const fits = (queue: string) => {
+      const left = slots.get(queue)
+      if (left === undefined) return true
+      if (left < 1) return false
+      slots.set(queue, left - 1)
+      return true
+    }
+    const candidates = [...this.kv.keys()]
       .map((id) => this.read(id)!)
       .filter((d) => {
         const k = this.kind(d, now)
@@ -100,10 +139,23 @@ class KeyValueStore implements FluxStore {
           leaseIsFree(d.run, lease, now)
         )
       })
-      .sort((a, b) => b.run.priority - a.run.priority || (a.run.wakeAt ?? a.run.createdAt) - (b.run.wakeAt ?? b.run.createdAt))
-      .slice(0, limit)
+      .sort(
+        (a, b) =>
+          b.run.priority - a.run.priority ||
+          (a.run.wakeAt ?? a.run.createdAt) - (b.run.wakeAt ?? b.run.createdAt),
+      )
+    const due: Doc[] = []
+    for (const d of candidates) {
+      if (due.length >= limit) break
+      if (fits(d.run.queue)) due.push(d)
+    }
     for (const d of due) {
-      Object.assign(d.run, { leaseOwner: lease.owner, leaseToken: lease.token, leaseExpiresAt: lease.expiresAt, updatedAt: now })
+      Object.assign(d.run, {
+        leaseOwner: lease.owner,
+        leaseToken: lease.token,
+        leaseExpiresAt: lease.expiresAt,
+        updatedAt: now,
+      })
       d.run.revision++
       this.write(d)
     }
@@ -162,7 +214,17 @@ class KeyValueStore implements FluxStore {
     const doc = this.read(id)
     if (!doc) return null
     if (!ENDED.includes(doc.run.status)) {
-      Object.assign(doc.run, { status: 'cancelled', error, completedAt: now, waitingFor: null, wakeAt: null, leaseOwner: null, leaseToken: null, leaseExpiresAt: null, updatedAt: now })
+      Object.assign(doc.run, {
+        status: 'cancelled',
+        error,
+        completedAt: now,
+        waitingFor: null,
+        wakeAt: null,
+        leaseOwner: null,
+        leaseToken: null,
+        leaseExpiresAt: null,
+        updatedAt: now,
+      })
       doc.run.revision++
       this.write(doc)
     }
@@ -186,9 +248,13 @@ describe('an engine on a user-written store', () => {
     const flow = createWorkflow('kv')
       .step('a', (ctx) => void (ctx.data.a = new Date(1)), { compensate: () => void undone.push('a') })
       .step('wait', () => Flux.wait('go'))
-      .step('fail', (ctx) => {
-        if (ctx.signals.go === 'fail') throw new Error('asked to')
-      }, { retries: 0 })
+      .step(
+        'fail',
+        (ctx) => {
+          if (ctx.signals.go === 'fail') throw new Error('asked to')
+        },
+        { retries: 0 },
+      )
     const first = await engine.execute(flow, {})
     expect(first.status).toBe('suspended')
     const done = await engine.signal(flow, first.id, 'go', 'fail')

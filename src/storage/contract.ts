@@ -145,6 +145,29 @@ export interface ClaimDueParams {
   /** Only runs on these queues; all when absent. */
   queues?: readonly string[]
   limit: number
+  /**
+   * Cluster-wide caps: queue name → the most runs of that queue that may hold a live lease
+   * (`leaseToken` set and `leaseExpiresAt > now`) at once, whoever holds them.
+   *
+   * For each queue named here, the claim never leaves more than that many runs of the queue
+   * holding a live lease: those already leased by anyone plus those this claim takes. Every run
+   * the claim takes costs one slot, even one whose live lease it takes over from an earlier
+   * incarnation of the same owner (so a queue that is full of such leases is taken over once
+   * they expire, as any other owner's would be): the cap is never exceeded, at worst a slot is
+   * reclaimed one lease period late.
+   *
+   * The count and the claim are atomic across processes: two claimers passing a limit for one
+   * queue at the same time are serialised on that queue, so both cannot take its last slot.
+   * Leases taken without a limit — `createRun` with a lease (`execute`, `start`), `claimRun`
+   * (`resume`, `signal`), a `claimDue` that does not name the queue — are counted but not
+   * held back: every claimer that should respect a cap must pass it.
+   *
+   * Runs of queues not named here are not limited. Candidates are still taken in the usual
+   * order (priority desc, then oldest due), skipping those whose queue is full, so a full queue
+   * holds back only its own runs, never the others'. Each value is a whole number ≥ 0 (`0` holds
+   * the queue); `Infinity` is the same as not naming the queue. See {@link queueLimitsOf}.
+   */
+  queueLimits?: Readonly<Record<string, number>>
 }
 
 export interface CheckpointParams {
@@ -330,4 +353,29 @@ export function leaseIsFree(
   if (run.leaseToken === null || run.leaseToken === lease.token) return true
   if (run.leaseExpiresAt !== null && run.leaseExpiresAt <= now) return true
   return run.leaseOwner === lease.owner
+}
+
+/**
+ * The finite caps of {@link ClaimDueParams.queueLimits} that can matter to a claim, as a map
+ * (queue → cap, floored): queues the claim may take runs from (all, or those in `queues`),
+ * without the `Infinity` ones. Null when none is left, which is the unlimited claim.
+ * @throws {TypeError} for a cap that is negative or not a number.
+ */
+export function queueLimitsOf(
+  params: Pick<ClaimDueParams, 'queueLimits' | 'queues'>,
+): Map<string, number> | null {
+  const limits = params.queueLimits
+  if (limits === undefined) return null
+  let caps: Map<string, number> | null = null
+  for (const queue of Object.keys(limits)) {
+    const cap = limits[queue]!
+    if (typeof cap !== 'number' || Number.isNaN(cap) || cap < 0) {
+      throw new TypeError(`Invalid limit ${String(cap)} for queue "${queue}": use a whole number ≥ 0`)
+    }
+    if (cap === Number.POSITIVE_INFINITY) continue
+    if (params.queues !== undefined && !params.queues.includes(queue)) continue
+    caps ??= new Map()
+    caps.set(queue, Math.floor(cap))
+  }
+  return caps
 }

@@ -9,50 +9,17 @@
  * The factory is called once per test and must return an initialised-or-not, empty store.
  */
 import { LeaseLostError } from '../errors.js'
-import type { FluxStore, LeaseParams, NewRun, RunRecord } from '../storage/contract.js'
+import type { FluxStore, RunRecord } from '../storage/contract.js'
 import type { WorkflowStatus } from '../types.js'
+import { queueLimitTests } from './conformance-queue-limits.js'
+import { testLease as lease, sampleRun, T0, type TestApi } from './sample-run.js'
 
-/** The slice of a test framework the suite needs (vitest, jest and bun:test all fit). */
-export interface TestApi {
-  describe(name: string, fn: () => void): void
-  it(name: string, fn: () => Promise<void> | void, timeout?: number): void
-  expect: (value: unknown) => any
-}
+export { sampleRun, type TestApi } from './sample-run.js'
 
 /** Options of {@link runStoreConformance}. */
 export interface ConformanceOptions {
   /** Called after each test with the store (close it, drop its schema…). */
   cleanup?: (store: FluxStore) => Promise<void> | void
-}
-
-const T0 = 1_700_000_000_000
-
-/** A new run record for tests. */
-export function sampleRun(id: string, patch: Partial<NewRun> = {}): NewRun {
-  return {
-    id,
-    workflowName: 'wf',
-    workflowVersion: null,
-    definitionHash: 'h1',
-    definitionKey: 'wf#h1',
-    status: 'running',
-    queue: 'default',
-    priority: 0,
-    input: '[{"n":1},1]',
-    cursor: 0,
-    waitingFor: null,
-    wakeAt: null,
-    error: null,
-    meta: '{"steps":[["a","s"],["b","c"]]}',
-    createdAt: T0,
-    updatedAt: T0,
-    completedAt: null,
-    ...patch,
-  }
-}
-
-function lease(owner: string, token: string, expiresAt = T0 + 30_000): LeaseParams {
-  return { owner, token, expiresAt }
 }
 
 /** Registers the contract tests for one adapter. */
@@ -513,4 +480,6 @@ export function runStoreConformance(
       }),
     )
   })
+
+  queueLimitTests(api, name, withStore)
 }

@@ -26,6 +26,7 @@ import {
   leaseIsFree,
   type ParkParams,
   type ParkResult,
+  queueLimitsOf,
   type ReleaseParams,
   type RenewLeasesParams,
   type ReplacementRun,
@@ -113,14 +114,9 @@ export class MemoryStorage implements FluxStore, WorkflowStorage {
     return snapshot(entry)
   }
 
-  async claimDue({
-    lease,
-    now,
-    definitionKeys,
-    queues,
-    limit,
-    kinds,
-  }: ClaimDueParams): Promise<RunSnapshot[]> {
+  async claimDue(params: ClaimDueParams): Promise<RunSnapshot[]> {
+    const { lease, now, definitionKeys, queues, limit, kinds } = params
+    const caps = queueLimitsOf(params)
     const keys = new Set(definitionKeys)
     const wanted = kinds ? new Set(kinds) : null
     const queueSet = queues ? new Set(queues) : null
@@ -134,7 +130,7 @@ export class MemoryStorage implements FluxStore, WorkflowStorage {
       if (kind && (!wanted || wanted.has(kind))) due.push(entry)
     }
     due.sort((a, b) => b.run.priority - a.run.priority || dueTime(a.run) - dueTime(b.run))
-    const claimed = due.slice(0, Math.max(0, limit))
+    const claimed = caps ? this.#withinCaps(due, caps, now, limit) : due.slice(0, Math.max(0, limit))
     for (const entry of claimed) take(entry, lease, now)
     return claimed.map(snapshot)
   }
@@ -245,6 +241,36 @@ export class MemoryStorage implements FluxStore, WorkflowStorage {
 
   async delete(id: string): Promise<void> {
     this.#runs.delete(id)
+  }
+
+  /**
+   * The first `limit` of `due` (in claim order) that fit their queue's cap, counting the live
+   * leases already held on each capped queue. No `await` between this count and the caller's
+   * `take`, so no other claim can slip in between.
+   */
+  #withinCaps(due: Entry[], caps: Map<string, number>, now: number, limit: number): Entry[] {
+    const free = new Map(caps)
+    for (const { run } of this.#runs.values()) {
+      const left = free.get(run.queue)
+      if (
+        left !== undefined &&
+        run.leaseToken !== null &&
+        run.leaseExpiresAt !== null &&
+        run.leaseExpiresAt > now
+      )
+        free.set(run.queue, left - 1)
+    }
+    const claimed: Entry[] = []
+    for (const entry of due) {
+      if (claimed.length >= limit) break
+      const left = free.get(entry.run.queue)
+      if (left === undefined) claimed.push(entry)
+      else if (left > 0) {
+        free.set(entry.run.queue, left - 1)
+        claimed.push(entry)
+      }
+    }
+    return claimed
   }
 
   #fenced(id: string, token: string): Entry {
