@@ -96,6 +96,22 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
         ON ${t.runs} (status, created_at DESC, id DESC)`,
     ],
   },
+  {
+    version: 3,
+    name: 'indexes for queue limits',
+    statements: (t) => [
+      // A claim with queue limits counts the live leases of each capped queue. Only leased runs
+      // (about one per worker slot) are in this index, so the count reads a handful of entries.
+      `CREATE INDEX IF NOT EXISTS ${t.runs}_leased_idx
+        ON ${t.runs} (queue, lease_expires_at)
+        WHERE lease_token IS NOT NULL`,
+      // …and reads queued runs queue by queue, in claim order, so a backlog in one queue is
+      // never walked through to reach another's runs.
+      `CREATE INDEX IF NOT EXISTS ${t.runs}_pending_queue_idx
+        ON ${t.runs} (queue, priority DESC, COALESCE(wake_at, created_at))
+        WHERE status = 'pending'`,
+    ],
+  },
 ])
 
 /** The schema version this build writes. */

@@ -63,6 +63,62 @@ const CLAIMABLE = `r.definition_key IN (SELECT value FROM json_each($keys))
         AND (r.lease_token IS NULL OR r.lease_token <> $token)
         AND (r.lease_token IS NULL OR r.lease_expires_at <= $now OR r.lease_owner = $owner)`
 
+/**
+ * How a claim query picks its runs: `plain` is `selectDue`; the others serve a claim with queue
+ * limits and return what it needs to merge candidates in claim order (queue, priority, due,
+ * arrival). `except` leaves out the queues in `$except` (a JSON array); `queue` reads one
+ * queue, `$queue`, its pending runs from the index led by the queue.
+ */
+type DueMode = 'plain' | 'except' | 'queue'
+
+/** The text of `selectDue` (see there) and of its variants for queue limits ({@link DueMode}). */
+function dueSql(runs: string, signals: string, mode: DueMode): string {
+  const claimable =
+    mode === 'plain'
+      ? CLAIMABLE
+      : `${CLAIMABLE}
+          AND ${mode === 'except' ? 'r.queue NOT IN (SELECT value FROM json_each($except))' : 'r.queue = $queue'}`
+  const columns = mode === 'plain' ? 'id' : 'id, queue, priority, due, arrival'
+  const queue = mode === 'plain' ? '' : 'r.queue AS queue, '
+  const pendingIndex = mode === 'queue' ? `${runs}_pending_queue_idx` : `${runs}_pending_idx`
+  return `SELECT ${columns} FROM (
+      SELECT * FROM (
+        SELECT r.id AS id, ${queue}r.priority AS priority, COALESCE(r.wake_at, r.created_at) AS due, r.rowid AS arrival
+        FROM ${runs} AS r INDEXED BY ${pendingIndex}
+        WHERE $pending AND r.status = 'pending' AND (r.wake_at IS NULL OR r.wake_at <= $now)
+          AND ${claimable}
+        ORDER BY r.priority DESC, COALESCE(r.wake_at, r.created_at), r.rowid
+        LIMIT $limit)
+      UNION ALL
+      SELECT * FROM (
+        SELECT r.id AS id, ${queue}r.priority AS priority, COALESCE(r.wake_at, r.created_at) AS due, r.rowid AS arrival
+        FROM ${runs} AS r INDEXED BY ${runs}_active_idx
+        WHERE $orphaned AND r.status IN ('running', 'rolling_back')
+          AND ${claimable}
+        ORDER BY r.priority DESC, COALESCE(r.wake_at, r.created_at), r.rowid
+        LIMIT $limit)
+      UNION ALL
+      SELECT * FROM (
+        SELECT r.id AS id, ${queue}r.priority AS priority, r.wake_at AS due, r.rowid AS arrival
+        FROM ${runs} AS r INDEXED BY ${runs}_timer_idx
+        WHERE $timer AND r.status = 'suspended' AND r.wake_at IS NOT NULL AND r.wake_at <= $now
+          AND ${claimable}
+          AND NOT EXISTS (SELECT 1 FROM ${signals} AS s WHERE s.run_id = r.id AND s.name = r.waiting_for)
+        ORDER BY r.priority DESC, r.wake_at, r.rowid
+        LIMIT $limit)
+      UNION ALL
+      SELECT * FROM (
+        SELECT r.id AS id, ${queue}r.priority AS priority, COALESCE(r.wake_at, r.created_at) AS due, r.rowid AS arrival
+        FROM ${signals} AS s CROSS JOIN ${runs} AS r ON r.id = s.run_id
+        WHERE $signal AND r.status = 'suspended' AND r.waiting_for = s.name
+          AND ${claimable}
+        ORDER BY r.priority DESC, COALESCE(r.wake_at, r.created_at), r.rowid
+        LIMIT $limit)
+    )
+    ORDER BY priority DESC, due, arrival
+    LIMIT $limit`
+}
+
 const RUN_COLUMNS = `id, workflow_name, workflow_version, definition_hash, definition_key, status, queue,
   priority, input, cursor, waiting_for, wake_at, lease_owner, lease_token, lease_expires_at, error, meta,
   created_at, updated_at, completed_at, revision`
@@ -164,42 +220,37 @@ export function buildSql(t: TableNames) {
      * signals. A suspended run whose signal is here is of kind `signal` even when its timer is
      * also due, as in the reference. Status lists stay word for word those of the indexes.
      */
-    selectDue: `SELECT id FROM (
-      SELECT * FROM (
-        SELECT r.id AS id, r.priority AS priority, COALESCE(r.wake_at, r.created_at) AS due, r.rowid AS arrival
-        FROM ${runs} AS r INDEXED BY ${runs}_pending_idx
-        WHERE $pending AND r.status = 'pending' AND (r.wake_at IS NULL OR r.wake_at <= $now)
-          AND ${CLAIMABLE}
-        ORDER BY r.priority DESC, COALESCE(r.wake_at, r.created_at), r.rowid
-        LIMIT $limit)
-      UNION ALL
-      SELECT * FROM (
-        SELECT r.id AS id, r.priority AS priority, COALESCE(r.wake_at, r.created_at) AS due, r.rowid AS arrival
-        FROM ${runs} AS r INDEXED BY ${runs}_active_idx
-        WHERE $orphaned AND r.status IN ('running', 'rolling_back')
-          AND ${CLAIMABLE}
-        ORDER BY r.priority DESC, COALESCE(r.wake_at, r.created_at), r.rowid
-        LIMIT $limit)
-      UNION ALL
-      SELECT * FROM (
-        SELECT r.id AS id, r.priority AS priority, r.wake_at AS due, r.rowid AS arrival
-        FROM ${runs} AS r INDEXED BY ${runs}_timer_idx
-        WHERE $timer AND r.status = 'suspended' AND r.wake_at IS NOT NULL AND r.wake_at <= $now
-          AND ${CLAIMABLE}
-          AND NOT EXISTS (SELECT 1 FROM ${signals} AS s WHERE s.run_id = r.id AND s.name = r.waiting_for)
-        ORDER BY r.priority DESC, r.wake_at, r.rowid
-        LIMIT $limit)
-      UNION ALL
-      SELECT * FROM (
-        SELECT r.id AS id, r.priority AS priority, COALESCE(r.wake_at, r.created_at) AS due, r.rowid AS arrival
-        FROM ${signals} AS s CROSS JOIN ${runs} AS r ON r.id = s.run_id
-        WHERE $signal AND r.status = 'suspended' AND r.waiting_for = s.name
-          AND ${CLAIMABLE}
-        ORDER BY r.priority DESC, COALESCE(r.wake_at, r.created_at), r.rowid
-        LIMIT $limit)
-    )
-    ORDER BY priority DESC, due, arrival
-    LIMIT $limit`,
+    selectDue: dueSql(runs, signals, 'plain'),
+
+    // A claim with queue limits (claim.ts): the statements below, all inside its BEGIN IMMEDIATE.
+
+    /**
+     * Live leases per capped queue ($queues, a JSON array), read from the partial index
+     * `leased_idx` alone: only leased runs are in it, and the expiry is its second column.
+     */
+    countLeased: `SELECT queue, COUNT(*) AS n FROM ${runs} INDEXED BY ${runs}_leased_idx
+      WHERE lease_token IS NOT NULL AND queue IN (SELECT value FROM json_each($queues))
+        AND lease_expires_at > $now
+      GROUP BY queue`,
+
+    /**
+     * Up to `$limit` queues that hold pending runs, in name order: one seek per queue in
+     * `pending_queue_idx` (a loose index scan), however many runs each holds.
+     */
+    pendingQueues: `WITH RECURSIVE q(name) AS (
+        SELECT (SELECT queue FROM ${runs} INDEXED BY ${runs}_pending_queue_idx
+                WHERE status = 'pending' ORDER BY queue LIMIT 1)
+        UNION ALL
+        SELECT (SELECT queue FROM ${runs} INDEXED BY ${runs}_pending_queue_idx
+                WHERE status = 'pending' AND queue > q.name ORDER BY queue LIMIT 1)
+        FROM q WHERE q.name IS NOT NULL)
+      SELECT name FROM q WHERE name IS NOT NULL LIMIT $limit`,
+
+    /** Due runs of one queue, `$queue`, in claim order: each branch of selectDue, for that queue. */
+    selectDueOfQueue: dueSql(runs, signals, 'queue'),
+
+    /** Due runs of every queue but those in `$except`, in claim order. */
+    selectDueExcept: dueSql(runs, signals, 'except'),
 
     // Listing: SELECT/COUNT heads and the filter fragments `listQuery` joins.
     listHead: `SELECT ${RUN_COLUMNS} FROM ${runs}`,

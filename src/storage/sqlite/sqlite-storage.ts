@@ -36,6 +36,7 @@ import type {
   RunSnapshot,
 } from '../contract.js'
 import { listStates, loadState, stateToReplacement } from '../origin-view.js'
+import { claimDue } from './claim.js'
 import { openDatabase, SqliteConnection, type SqliteDatabaseLike } from './driver.js'
 import { asStorageFailure, type BatchedWrite, GroupCommit, type GroupCommitStats } from './group-commit.js'
 import { migrate } from './migrations.js'
@@ -219,7 +220,7 @@ export class SqliteStorage implements FluxStore, WorkflowStorage {
   }
 
   claimDue(params: ClaimDueParams): Promise<RunSnapshot[]> {
-    return this.#now((conn) => verbs.claimDue(conn, this.#sql, params))
+    return this.#now((conn) => claimDue(conn, this.#sql, params))
   }
 
   deliverSignal(params: DeliverSignalParams): Promise<DeliverSignalResult> {

@@ -1,6 +1,6 @@
 /**
- * The verbs that run at once in their own transaction: reads, claims, the mailbox, cancel,
- * delete and replace. A verb that reads and then writes runs inside `BEGIN IMMEDIATE`, which
+ * The verbs that run at once in their own transaction: reads, `claimRun`, the mailbox, cancel,
+ * delete and replace (`claimDue` is in claim.ts). A verb that reads and then writes runs inside `BEGIN IMMEDIATE`, which
  * takes the database's write lock before the read: another process on the same file waits (up
  * to the busy timeout) instead of acting on what this one is about to change. Multi-statement
  * reads run in one deferred transaction, so they see one snapshot.
@@ -10,11 +10,8 @@
  * `selectDue`), so the engine behaves the same on both.
  */
 
-import { StorageError } from '../../errors.js'
 import type {
   CancelRunParams,
-  ClaimDueParams,
-  ClaimKind,
   ClaimRunParams,
   DeliverSignalParams,
   DeliverSignalResult,
@@ -150,56 +147,6 @@ export function claimRun(
     if (!leaseIsFree(run, lease, now)) return null
     conn.run(sql.takeLease, { id, owner: lease.owner, token: lease.token, expiresAt: lease.expiresAt, now })
     return readSnapshot(conn, sql, id)
-  })
-}
-
-export function claimDue(
-  conn: SqliteConnection,
-  sql: StoreSql,
-  { lease, now, definitionKeys, queues, limit, kinds }: ClaimDueParams,
-): RunSnapshot[] {
-  const max = Number.isFinite(limit) ? Math.max(0, Math.trunc(limit)) : -1
-  if (max === 0 || definitionKeys.length === 0 || kinds?.length === 0) return []
-  const wanted = (kind: ClaimKind): number => (kinds === undefined || kinds.includes(kind) ? 1 : 0)
-  return transaction(conn, TX.beginImmediate, () => {
-    const ids = conn
-      .all<{ id: string }>(sql.selectDue, {
-        keys: JSON.stringify(definitionKeys),
-        queues: queues ? JSON.stringify(queues) : null,
-        owner: lease.owner,
-        token: lease.token,
-        now,
-        limit: max,
-        pending: wanted('pending'),
-        orphaned: wanted('orphaned'),
-        timer: wanted('timer'),
-        signal: wanted('signal'),
-      })
-      .map((row) => row.id)
-    const claimed: RunSnapshot[] = []
-    for (const id of ids) {
-      let snapshot: RunSnapshot | null
-      try {
-        snapshot = readSnapshot(conn, sql, id)
-      } catch (error) {
-        // A row damaged on disk must not poison every claim: leave it unleased (get/list still
-        // report it, naming the run) and hand out the others.
-        if (error instanceof StorageError) continue
-        throw error
-      }
-      if (!snapshot) continue
-      conn.run(sql.takeLease, { id, owner: lease.owner, token: lease.token, expiresAt: lease.expiresAt, now })
-      // What takeLease wrote, without reading the row again.
-      Object.assign(snapshot.run, {
-        leaseOwner: lease.owner,
-        leaseToken: lease.token,
-        leaseExpiresAt: lease.expiresAt,
-        updatedAt: now,
-        revision: snapshot.run.revision + 1,
-      })
-      claimed.push(snapshot)
-    }
-    return claimed
   })
 }
 
