@@ -14,6 +14,7 @@ import {
   type CancelRunParams,
   type CheckpointParams,
   type ClaimDueParams,
+  type ClaimKind,
   type ClaimRunParams,
   type CreateRunParams,
   type CreateRunResult,
@@ -24,6 +25,7 @@ import {
   type ListRunsResult,
   type ParkParams,
   type ParkResult,
+  queueLimitsOf,
   type ReleaseParams,
   type RenewLeasesParams,
   type ReplacementRun,
@@ -32,6 +34,7 @@ import {
   type StoreEvent,
 } from '../contract.js'
 import { listStates, loadState, stateToReplacement } from '../origin-view.js'
+import { claimCapped } from './claim.js'
 import { createPool, executeSql, type PoolLike } from './driver.js'
 import { migrate } from './migrations.js'
 import { Notifier } from './notifier.js'
@@ -72,6 +75,9 @@ interface Session {
   writer: GroupCommitWriter
   notifier: Notifier
 }
+
+/** Every kind of due run: what a claim that names none takes. */
+const ALL_KINDS: readonly ClaimKind[] = ['pending', 'orphaned', 'timer', 'signal']
 
 /** Caps of one group-commit statement. */
 const BATCH_LIMITS = { maxJobs: 1_000, maxBodyChars: 16 * 1024 * 1024 }
@@ -265,23 +271,32 @@ export class PostgresStorage implements FluxStore, WorkflowStorage {
     return snapshot ?? null
   }
 
-  async claimDue({ lease, now, definitionKeys, queues, limit }: ClaimDueParams): Promise<RunSnapshot[]> {
-    if (limit <= 0 || definitionKeys.length === 0) return []
-    const { rows } = await this.#query(
-      this.#sql.claimDue,
-      [
-        [...definitionKeys],
-        queues ? [...queues] : null,
-        now,
-        lease.owner,
-        lease.token,
-        Math.floor(limit),
-        lease.expiresAt,
-      ],
-      'claimDue',
-    )
-    if (rows.length === 0) return []
-    const snapshots = await this.#snapshots(rows.map((r: { id: string }) => r.id))
+  async claimDue(params: ClaimDueParams): Promise<RunSnapshot[]> {
+    const { lease, now, definitionKeys, queues, limit, kinds } = params
+    if (limit <= 0 || definitionKeys.length === 0 || kinds?.length === 0) return []
+    const values = [
+      [...definitionKeys],
+      queues ? [...queues] : null,
+      now,
+      lease.owner,
+      lease.token,
+      Number.isFinite(limit) ? Math.floor(limit) : null,
+      lease.expiresAt,
+      kinds ? [...kinds] : ALL_KINDS,
+    ]
+    const caps = queueLimitsOf(params)
+    // A queue name holding U+0000 cannot be stored, so it has no runs to cap.
+    for (const queue of caps?.keys() ?? []) if (hasNul(queue)) caps!.delete(queue)
+    let ids: string[]
+    if (caps && caps.size > 0) {
+      const session = this.#live ?? (await this.#session())
+      ids = await claimCapped(session.pool, this.#sql, this.schema, values, caps)
+    } else {
+      const { rows } = await this.#query(this.#sql.claimDue, values, 'claimDue')
+      ids = rows.map((r: { id: string }) => r.id)
+    }
+    if (ids.length === 0) return []
+    const snapshots = await this.#snapshots(ids)
     return snapshots.sort((a, b) => byDueOrder(a.run, b.run))
   }
 

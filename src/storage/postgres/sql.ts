@@ -9,6 +9,7 @@
  * Atomicity strategy, verb by verb, is documented beside each statement.
  */
 import { assertIdentifier } from '../contract.js'
+import { claimStatements } from './claim-sql.js'
 
 const TERMINAL = `('completed', 'failed', 'rolled_back', 'compensation_failed', 'cancelled')`
 
@@ -139,34 +140,8 @@ export function buildStatements(schema: string) {
         AND (lease_token IS NULL OR lease_token = $3 OR lease_expires_at <= $5 OR lease_owner = $2)
       RETURNING id`,
 
-    /**
-     * claimDue: `FOR UPDATE SKIP LOCKED` in the CTE, so concurrent claimers split the due rows
-     * between them instead of queueing on the same ones; a row another claimer committed after our
-     * snapshot is re-checked against the lease predicate before it is locked, so it is never taken
-     * twice. Snapshots are then read with `loadRuns` (see claimRun for why not here).
-     * $1 keys, $2 queues|null, $3 now, $4 owner, $5 token, $6 limit, $7 expiresAt.
-     */
-    claimDue: `WITH due AS (
-        SELECT r.id FROM ${s}.runs r
-        WHERE r.definition_key = ANY($1::text[])
-          AND ($2::text[] IS NULL OR r.queue = ANY($2::text[]))
-          AND r.status IN ('pending', 'running', 'rolling_back', 'suspended')
-          AND (r.lease_token IS NULL OR r.lease_expires_at <= $3 OR r.lease_owner = $4)
-          AND r.lease_token IS DISTINCT FROM $5
-          AND CASE r.status
-            WHEN 'pending' THEN r.wake_at IS NULL OR r.wake_at <= $3
-            WHEN 'suspended' THEN r.wake_at <= $3 OR (r.waiting_for IS NOT NULL AND EXISTS (
-              SELECT 1 FROM ${s}.signals g WHERE g.run_id = r.id AND g.name = r.waiting_for))
-            ELSE true
-          END
-        ORDER BY r.priority DESC, coalesce(r.wake_at, r.created_at), r.created_at, r.id
-        LIMIT $6
-        FOR UPDATE SKIP LOCKED
-      )
-      UPDATE ${s}.runs r
-      SET lease_owner = $4, lease_token = $5, lease_expires_at = $7, updated_at = $3, revision = r.revision + 1
-      FROM due WHERE r.id = due.id
-      RETURNING r.id`,
+    // claimDue, and the claim with queue limits: claim-sql.ts.
+    ...claimStatements(s),
 
     /** renewLeases: fenced by token; a lease this token lost is simply not returned. */
     renewLeases: `UPDATE ${s}.runs SET lease_expires_at = $3
@@ -398,6 +373,21 @@ function migrations(s: string): Migration[] {
         `CREATE INDEX IF NOT EXISTS runs_created_idx ON ${s}.runs (created_at DESC, id DESC)`,
         `CREATE INDEX IF NOT EXISTS runs_name_created_idx ON ${s}.runs (workflow_name, created_at DESC, id DESC)`,
         `CREATE INDEX IF NOT EXISTS runs_status_created_idx ON ${s}.runs (status, created_at DESC, id DESC)`,
+      ],
+    },
+    {
+      version: 3,
+      name: 'queue limits',
+      statements: [
+        // The live-lease count of a claim with queue limits: only leased runs are in it. The
+        // expiry is deliberately not a column: every checkpoint extends it, and an indexed
+        // column would make those UPDATEs non-HOT; the few leased rows of a queue are checked
+        // on the heap instead. lease_token changes only on claim and release.
+        `CREATE INDEX IF NOT EXISTS runs_leased_idx ON ${s}.runs (queue) WHERE lease_token IS NOT NULL`,
+        // The capped queue's own candidates, in claim order, read up to its allowance.
+        `CREATE INDEX IF NOT EXISTS runs_queue_due_idx ON ${s}.runs
+          (queue, priority DESC, (coalesce(wake_at, created_at)))
+          WHERE status IN ('pending', 'running', 'rolling_back', 'suspended')`,
       ],
     },
   ]
