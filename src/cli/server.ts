@@ -15,6 +15,7 @@
  *   script; only the few files of `viewer/` are served, by name.
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
+import { existsSync } from 'node:fs'
 import { readFile, stat } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -79,6 +80,14 @@ const STATIC_FILES: Readonly<Record<string, string>> = Object.freeze({
 
 /** The package's static page. */
 export function defaultViewerDir(): string {
+  // src/cli and dist/cli sit two levels below the package root; a build elsewhere (the bench's
+  // .bench/src/cli) sits deeper, so look upwards for the page.
+  let root = new URL('../../', import.meta.url)
+  for (let depth = 0; depth < 4; depth++) {
+    const dir = new URL('viewer/', root)
+    if (existsSync(fileURLToPath(new URL('index.html', dir)))) return fileURLToPath(dir)
+    root = new URL('../', root)
+  }
   return fileURLToPath(new URL('../../viewer/', import.meta.url))
 }
 
