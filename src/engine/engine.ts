@@ -27,7 +27,7 @@ import { Emitter } from './emitter.js'
 import { cancelRun, type ResumeOptions, resumeRun, type SignalOptions, signalRun } from './operations.js'
 import { OriginStorageAdapter } from './origin-adapter.js'
 import { Registry } from './registry.js'
-import { type WorkerOptions, WorkflowWorker } from './worker.js'
+import { checkQueueConcurrency, type WorkerOptions, WorkflowWorker } from './worker.js'
 
 /** Engine configuration: the origin's options plus fluxflow's. */
 export interface FluxEngineConfig {
@@ -54,6 +54,12 @@ export interface FluxEngineConfig {
   recoverOnInit?: boolean
   /** Polling interval of workers and of waits on runs driven elsewhere. Default 1 000 ms. */
   pollInterval?: number
+  /**
+   * Cluster-wide caps per queue for every worker of this engine and for `recover()`; a
+   * worker's own `queueConcurrency` overrides them queue by queue. See
+   * {@link WorkerOptions.queueConcurrency}: every process must be configured with the same caps.
+   */
+  queueConcurrency?: Readonly<Record<string, number>>
   /** Random source for jitter (tests pin it). */
   random?: () => number
   /** The origin's flag; fluxflow runs steps in order and ignores it. */
@@ -92,6 +98,7 @@ export class FluxEngine {
   readonly #registry = new Registry()
   readonly #recoverOnInit: boolean
   readonly #pollMs: number
+  readonly #queueLimits: Readonly<Record<string, number>> | undefined
   readonly #background = new Set<Promise<unknown>>()
   readonly #workers = new Set<WorkflowWorker>()
   #ready: Promise<void> | undefined
@@ -121,6 +128,7 @@ export class FluxEngine {
       random: config.random ?? Math.random,
     }
     this.#pollMs = config.pollInterval ?? 1000
+    this.#queueLimits = checkQueueConcurrency(config.queueConcurrency, 'FluxEngine')
     this.#driver = new Driver(this.#core, this.#registry, this.#pollMs)
     this.#recoverOnInit = config.recoverOnInit ?? true
     for (const flow of config.workflows ?? []) this.#registry.add(flow)
@@ -307,6 +315,8 @@ export class FluxEngine {
         now: this.#core.clock.now(),
         definitionKeys: keys,
         kinds: ['orphaned', 'timer', 'signal'],
+        // Taking over a capped queue's orphans must not drive more of them than its cap.
+        ...(this.#queueLimits ? { queueLimits: this.#queueLimits } : {}),
         limit: 100,
       })
       if (claimed.length === 0) break
@@ -336,7 +346,16 @@ export class FluxEngine {
   /** A worker that claims and runs due runs of `workflows` (all registered ones by default). */
   worker(options: WorkerOptions = {}): WorkflowWorker {
     for (const flow of options.workflows ?? []) this.#registry.add(flow)
-    const worker = new WorkflowWorker(this.#driver, this.#registry, options, this.#pollMs, () => this.init())
+    const caps = this.#queueLimits
+      ? { ...this.#queueLimits, ...options.queueConcurrency }
+      : options.queueConcurrency
+    const worker = new WorkflowWorker(
+      this.#driver,
+      this.#registry,
+      caps ? { ...options, queueConcurrency: caps } : options,
+      this.#pollMs,
+      () => this.init(),
+    )
     this.#workers.add(worker)
     return worker
   }

@@ -19,6 +19,20 @@ export interface WorkerOptions {
   concurrency?: number
   /** Queues to take runs from. Default: all. */
   queues?: readonly string[]
+  /**
+   * Cluster-wide caps: queue name → the most runs of that queue driven at once by every worker
+   * of every process sharing the store (runs holding a live lease). Merged over the engine's
+   * `queueConcurrency`, queue by queue. A cap is enforced when a worker claims, by that worker,
+   * so every worker that takes runs from the queue must be given the same caps; `execute`,
+   * `start`, `resume` and `signal` run in the calling process and are not held back (their
+   * runs count, though). Whole numbers ≥ 0 (`0` holds the queue); `Infinity` lifts a cap.
+   *
+   * @example
+   * ```ts
+   * await engine.worker({ workflows: [sendMail], concurrency: 20, queueConcurrency: { mail: 5 } }).start()
+   * ```
+   */
+  queueConcurrency?: Readonly<Record<string, number>>
   /** Polling interval in ms. Default: the engine's `pollInterval`. */
   pollInterval?: number
   /** How long `stop()` lets in-flight runs finish before releasing them. Default 10 000 ms. */
@@ -31,6 +45,7 @@ export class WorkflowWorker {
   readonly #names: string[] | undefined
   readonly #concurrency: number
   readonly #queues: readonly string[] | undefined
+  readonly #queueLimits: Readonly<Record<string, number>> | undefined
   readonly #pollMs: number
   readonly #drainMs: number
   readonly #init: () => Promise<void>
@@ -52,6 +67,7 @@ export class WorkflowWorker {
     this.#names = options.workflows?.map((f) => registry.add(f).name)
     this.#concurrency = Math.max(1, options.concurrency ?? 10)
     this.#queues = options.queues
+    this.#queueLimits = checkQueueConcurrency(options.queueConcurrency, 'worker')
     this.#pollMs = options.pollInterval ?? pollMs
     this.#drainMs = options.drainTimeout ?? 10_000
     this.#init = init
@@ -119,6 +135,7 @@ export class WorkflowWorker {
                   now: core.clock.now(),
                   definitionKeys: keys,
                   ...(this.#queues ? { queues: this.#queues } : {}),
+                  ...(this.#queueLimits ? { queueLimits: this.#queueLimits } : {}),
                   limit: free,
                 })
           for (const snapshot of snapshots) this.#spawn(snapshot, signal)
@@ -170,4 +187,27 @@ export class WorkflowWorker {
       }
     })
   }
+}
+
+/**
+ * Validates caps per queue (`queueConcurrency`) and returns a frozen copy; undefined when
+ * there are none.
+ * @throws {TypeError} for a cap that is not a whole number ≥ 0 or `Infinity`.
+ */
+export function checkQueueConcurrency(
+  caps: Readonly<Record<string, number>> | undefined,
+  where: string,
+): Readonly<Record<string, number>> | undefined {
+  if (caps === undefined) return undefined
+  // No prototype: a queue may be called `__proto__`.
+  const copy: Record<string, number> = Object.create(null)
+  for (const [queue, cap] of Object.entries(caps)) {
+    if (!(Number.isSafeInteger(cap) && cap >= 0) && cap !== Number.POSITIVE_INFINITY) {
+      throw new TypeError(
+        `${where}: queueConcurrency.${queue} must be a whole number ≥ 0 or Infinity, not ${String(cap)}`,
+      )
+    }
+    copy[queue] = cap
+  }
+  return Object.keys(copy).length === 0 ? undefined : Object.freeze(copy)
 }
