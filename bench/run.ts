@@ -6,6 +6,7 @@ import { codecBench, printCodec } from './codec.js'
 import { printTable } from './harness.js'
 import { memoryBench } from './memory.js'
 import { sqliteBench, sqliteRecoveryBench } from './sqlite.js'
+import { viewerListBench } from './viewer-list.js'
 
 const wanted = new Set(process.argv.slice(2))
 const want = (name: string) => wanted.size === 0 || wanted.has(name)
@@ -21,3 +22,4 @@ if (want('sqlite')) {
       `(process start included); completed steps repeated: ${r.repeatedCompletedSteps}; interrupted steps re-run: ${r.rerunInterrupted}`,
   )
 }
+if (want('viewer')) await viewerListBench()
