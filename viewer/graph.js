@@ -105,7 +105,20 @@ export function graphNode(box, y, height, mid) {
       if (event.key === 'Enter') selectStep(node.index)
     },
   })
-  group.append(s('title', {}, `${node.name} — ${node.kind}, ${node.state}`))
+  const notes = [
+    node.conditional ? 'runs only when its condition holds' : '',
+    node.compensable ? 'has a compensation' : '',
+  ]
+  group.append(
+    s(
+      'title',
+      {},
+      `${node.name} — ${node.kind}, ${node.state}${notes
+        .filter(Boolean)
+        .map((n) => `; ${n}`)
+        .join('')}`,
+    ),
+  )
   if (node.kind === 'commit') {
     // Commits (side effects that never repeat) are hexagons, as Mermaid's {{…}} node.
     const inset = 12
@@ -122,6 +135,26 @@ export function graphNode(box, y, height, mid) {
     group.append(s('rect', { x, y, width, height, rx: 10, ry: 10 }))
   }
   group.append(s('text', { x: x + width / 2, y: mid + 4, 'text-anchor': 'middle' }, label))
+  // Badges above the node: a diamond for a `when` condition (a branch), ↺ for a compensation.
+  if (node.conditional || node.compensable) {
+    const badges = s('g', { class: 'badges' })
+    if (node.conditional) {
+      const cx = x + 10
+      const cy = y - 7
+      badges.append(
+        s('polygon', {
+          class: 'badge condition',
+          points: `${cx},${cy - 6} ${cx + 6},${cy} ${cx},${cy + 6} ${cx - 6},${cy}`,
+        }),
+      )
+    }
+    if (node.compensable) {
+      badges.append(
+        s('text', { x: x + width - 10, y: y - 3, 'text-anchor': 'middle', class: 'badge undo' }, '↺'),
+      )
+    }
+    group.append(badges)
+  }
   group.append(
     s(
       'text',

@@ -231,7 +231,11 @@ export function runDetailView(serializer: Serializer, snapshot: RunSnapshot, now
     data: pretty(state.data),
     steps,
     checkpoints,
-    graph: graphNodes(steps, run),
+    graph: graphNodes(
+      steps,
+      run,
+      meta.steps.map((entry) => entry[2]),
+    ),
     signals: {
       received: steps
         .filter((s) => s.waitingFor !== null && s.status !== 'suspended' && s.output !== null)
@@ -326,6 +330,7 @@ function stepTimes(step: StepView): number[] {
 export function graphNodes(
   steps: readonly StepView[],
   run: Pick<RunRecord, 'cursor' | 'status'>,
+  flags: readonly (string | undefined)[] = [],
 ): GraphNodeView[] {
   const ended = run.status === 'completed' || run.status === 'cancelled'
   return steps.map((step) => {
@@ -347,6 +352,14 @@ export function graphNodes(
       default:
         state = !ended && step.index === run.cursor && run.status !== 'failed' ? 'current' : 'pending'
     }
-    return { index: step.index, name: step.name, kind: step.kind, state }
+    const flag = flags[step.index] ?? ''
+    return {
+      index: step.index,
+      name: step.name,
+      kind: step.kind,
+      conditional: flag.includes('w'),
+      compensable: flag.includes('u'),
+      state,
+    }
   })
 }

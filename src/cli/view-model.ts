@@ -99,6 +99,10 @@ export interface GraphNodeView {
   index: number
   name: string
   kind: 'step' | 'commit'
+  /** The step has a `when` condition (it may be skipped). */
+  conditional: boolean
+  /** The step has a compensation (undone if a later step fails). */
+  compensable: boolean
   state:
     | 'completed'
     | 'current'

@@ -80,7 +80,8 @@ export class RunState implements ContextSource {
         : foldSnapshot(core.serializer, snapshot)
     this.history = folded.history
     // A definition of the same explicit version may have more steps than the run started with.
-    for (let i = this.history.length; i < resolved.shape.length; i++) this.history.push(pendingStep(resolved.shape[i]![0]))
+    for (let i = this.history.length; i < resolved.shape.length; i++)
+      this.history.push(pendingStep(resolved.shape[i]![0]))
     this.signals = folded.signals
     this.tracker = new DataTracker(folded.data)
     this.mailbox = snapshot.signals.slice()
@@ -89,7 +90,7 @@ export class RunState implements ContextSource {
     this.revision = run.revision
     this.waitingFor = run.waitingFor
     this.wakeAt = run.wakeAt
-    this.meta = run.meta === resolved.metaJson ? { steps: resolved.shape } : parseMeta(run)
+    this.meta = run.meta === resolved.metaJson ? { steps: resolved.metaSteps } : parseMeta(run)
     this.error = run.error
     this.startedAt = core.clock.now()
     this.#bodies = snapshot.checkpoints.map((c) => ({ seq: c.seq, body: c.body }))

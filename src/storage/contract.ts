@@ -59,8 +59,11 @@ export interface StoredError {
 
 /** Small engine-owned JSON kept on the run row. */
 export interface RunMeta {
-  /** Step names and kinds (`s`tep / `c`ommit) of the definition the run started with. */
-  steps: [string, 's' | 'c'][]
+  /**
+   * Step names and kinds (`s`tep / `c`ommit) of the definition the run started with, and flags
+   * for the viewer's graph: `w` the step has a `when` condition, `u` it has a compensation.
+   */
+  steps: [string, 's' | 'c', string?][]
   /** Step indices still to compensate, in the order they will run. */
   compensate?: number[]
   /** Index of the step whose failure started the rollback. */

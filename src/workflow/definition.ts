@@ -15,6 +15,8 @@ export interface ResolvedDefinition {
   readonly key: string
   /** Step names and kinds, stored with every run for change reports. */
   readonly shape: [string, 's' | 'c'][]
+  /** `shape` with the viewer's flags (`w` when, `u` compensate), as stored in the run meta. */
+  readonly metaSteps: [string, 's' | 'c', string?][]
   /** The run meta a new run of this definition starts with (computed once). */
   readonly metaJson: string
   readonly indexByName: ReadonlyMap<string, number>
@@ -65,6 +67,11 @@ function resolvePlain(def: WorkflowDefinition<any, any>): ResolvedDefinition {
   })
   const shape: [string, 's' | 'c'][] = def.steps.map((s) => [s.name, s.commit ? 'c' : 's'])
   const hash = fnv1a64(JSON.stringify(shape))
+  // What the run stores: the shape, plus flags the viewer draws (not part of the hash).
+  const metaSteps: [string, 's' | 'c', string?][] = def.steps.map((s, i) => {
+    const flags = `${typeof s.when === 'function' ? 'w' : ''}${typeof s.compensate === 'function' ? 'u' : ''}`
+    return flags ? [shape[i]![0], shape[i]![1], flags] : [shape[i]![0], shape[i]![1]]
+  })
   const version = typeof def.version === 'string' && def.version !== '' ? def.version : null
   return Object.freeze({
     def,
@@ -73,15 +80,16 @@ function resolvePlain(def: WorkflowDefinition<any, any>): ResolvedDefinition {
     hash,
     key: definitionKey(def.name, version, hash),
     shape,
-    metaJson: JSON.stringify({ steps: shape }),
+    metaSteps,
+    metaJson: JSON.stringify({ steps: metaSteps }),
     indexByName,
   })
 }
 
 /** Names of the steps that differ between a stored shape and a definition's. */
 export function changedSteps(
-  stored: readonly [string, string][],
-  current: readonly [string, string][],
+  stored: readonly (readonly [string, string, string?])[],
+  current: readonly (readonly [string, string, string?])[],
 ): string[] {
   const changed = new Set<string>()
   const length = Math.max(stored.length, current.length)

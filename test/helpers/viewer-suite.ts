@@ -118,8 +118,10 @@ export function viewerBrowserSuite(title: string, setup: () => Promise<SuiteData
       expect(await page.locator('svg.graph .node.compensated text').first().textContent()).toBe(
         'reserve-stock',
       )
+      expect(await page.locator('svg.graph .badges .badge.condition').count()).toBeGreaterThan(0)
+      expect(await page.locator('svg.graph .badges .badge.undo').count()).toBeGreaterThan(0)
       expect(await page.locator('svg.graph .node.skipped text').first().textContent()).toBe('gift-wrap')
-      expect(await page.locator('svg.graph polygon').count()).toBe(1) // the commit
+      expect(await page.locator('svg.graph .node > polygon').count()).toBe(1) // the commit
       // Backoff waits between the ship attempts are drawn to scale, and the compensation too.
       expect(await page.locator('.tl-row[data-step="4"] .bar.backoff').count()).toBe(2)
       expect(await page.locator('.tl-row[data-step="4"] .mark.fail').count()).toBe(3)
