@@ -19,7 +19,14 @@ async function maybeHang(hangFile, point) {
 
 const forever = { timeout: Number.POSITIVE_INFINITY }
 
-export function workflows({ log, hang }) {
+/** Waits (polling) until the gate file exists; prints `READY gate` once, when it starts waiting. */
+async function gateOpen(gateFile) {
+  if (!gateFile || existsSync(gateFile)) return
+  process.stdout.write('READY gate\n')
+  while (!existsSync(gateFile)) await new Promise((r) => setTimeout(r, 10))
+}
+
+export function workflows({ log, hang, gate }) {
   const step = (name, extra = {}) => [
     name,
     async (ctx) => {
@@ -103,7 +110,12 @@ export function workflows({ log, hang }) {
       },
       { retries: 3, backoff: { initial: 20, jitter: false } },
     )
-    .step('nap', (ctx) => (ctx.input.n % 4 === 0 ? Flux.sleep(40) : undefined))
+    .step('nap', (ctx) => {
+      // Logged so the parent knows where a drive ended: a sleep parks the run and frees its slot.
+      const slept = ctx.input.n % 4 === 0
+      effect(log, { run: ctx.id, step: 'nap', attempt: ctx.attempt, slept })
+      return slept ? Flux.sleep(40) : undefined
+    })
     .commit('ship', async (ctx) => {
       effect(log, { run: ctx.id, step: 'ship', attempt: ctx.attempt, key: ctx.idempotencyKey })
       await pause()
@@ -114,5 +126,20 @@ export function workflows({ log, hang }) {
       ctx.data.total = (ctx.data.a ?? 0) + 1
     })
 
-  return { basic, backoff, sleeper, signalled, saga, mixed }
+  // A run that stays in its second step until the parent opens the gate (a file): what the
+  // parent does to the process's connections meanwhile must not stop it.
+  const gated = createWorkflow('crash-gated')
+    .step(...step('s1'))
+    .step(
+      's2',
+      async (ctx) => {
+        effect(log, { run: ctx.id, step: 's2', attempt: ctx.attempt })
+        await gateOpen(gate)
+      },
+      forever,
+    )
+    .commit(...step('c1'))
+    .step(...step('s3'))
+
+  return { basic, backoff, sleeper, signalled, saga, mixed, gated }
 }

@@ -7,7 +7,9 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 
-const CHILD = resolve(import.meta.dirname, '../crash/child.mjs')
+/** The child scripts: one per store, both running test/crash/engine-child.mjs. */
+export const SQLITE_CHILD = resolve(import.meta.dirname, '../crash/child.mjs')
+export const PG_CHILD = resolve(import.meta.dirname, '../crash/pg-child.mjs')
 
 export interface Effect {
   t: number
@@ -17,6 +19,8 @@ export interface Effect {
   attempt: number
   key?: string
   payload?: unknown
+  /** The `nap` step of `mixed`: true when it put the run to sleep (its drive ends there). */
+  slept?: boolean
 }
 
 export interface Child {
@@ -54,8 +58,8 @@ export function workspace(name: string) {
   }
 }
 
-export function startChild(options: Record<string, unknown>): Child {
-  const proc = spawn(process.execPath, [CHILD, JSON.stringify(options)], {
+export function startChild(options: Record<string, unknown>, script = SQLITE_CHILD): Child {
+  const proc = spawn(process.execPath, [script, JSON.stringify(options)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let out = ''
@@ -118,9 +122,13 @@ export function startChild(options: Record<string, unknown>): Child {
 }
 
 /** Runs a child to completion and returns its DONE payload. */
-export async function runChild(options: Record<string, unknown>): Promise<unknown> {
-  const child = startChild(options)
-  const line = await child.waitFor('DONE', 30_000)
+export async function runChild(
+  options: Record<string, unknown>,
+  script = SQLITE_CHILD,
+  timeoutMs = 30_000,
+): Promise<unknown> {
+  const child = startChild(options, script)
+  const line = await child.waitFor('DONE', timeoutMs)
   await child.exited
   return JSON.parse(line.slice('DONE '.length))
 }
