@@ -118,7 +118,9 @@ describePg('PostgresStorage findings (expected to fail until fixed)', () => {
    * claim and the snapshot read (`loadRuns`), or the network drops the reply — the runs stay
    * leased to a token that will never drive them, and only ANOTHER engine can take them once the
    * lease expires. A lone worker leaves them pending forever (until the process restarts).
-   * Here the lost answer is simulated by a claimDue that claims, then throws.
+   * The same holds for a run whose drive failed on a storage error and whose release failed too
+   * (the database unreachable for a moment): it keeps this token's lease, and only another
+   * process takes it. Here the lost answer is simulated by a claimDue that claims, then throws.
    */
   it.fails('a lone worker finishes a run whose claim it made but never heard back about', async () => {
     const flow = createWorkflow('finding-claim').step('a', () => undefined)
