@@ -77,29 +77,38 @@ export function claimStatements(s: string) {
      * until we commit. (Counting in the locking statement would not do: its snapshot predates
      * the lock.)
      *
-     * Why a LATERAL per capped queue rather than `row_number() OVER (PARTITION BY queue …)`
-     * compared with the allowance: a window cannot sit in a query level that has `FOR UPDATE`,
-     * so it would have to rank an already locked and LIMITed candidate set, and a backlog in a
-     * full queue would fill that set and starve the other queues. Instead each capped queue's
-     * subquery is cut at its own allowance (`LIMIT 0` for a full queue, which reads nothing)
-     * and locks with SKIP LOCKED; the uncapped queues come from one more subquery that leaves
-     * the capped ones out. The union is ordered and cut at the claim's limit, which is exactly
-     * the runs a walk in claim order would take, skipping queues once they are full.
+     * Why a LATERAL per queue rather than `row_number() OVER (PARTITION BY queue …)` compared
+     * with the allowance: a window cannot sit in a query level that has `FOR UPDATE`, so it would
+     * have to rank an already locked and LIMITed candidate set, and a backlog in a full queue
+     * would fill that set and starve the other queues. Instead each queue of $9 has its own
+     * subquery, read from `runs_queue_due_idx` and cut at its allowance: the cap less the live
+     * leases for a capped queue (`LIMIT 0` for a full one, which reads nothing), the claim's
+     * limit for an uncapped one ($10 null). $9 holds the capped queues, plus — when the claim
+     * names its queues ($2) — every named queue, so such a claim reads queue by queue and never
+     * walks a capped queue's backlog. Otherwise the uncapped queues come from one more subquery
+     * that leaves the capped ones out (it passes their due runs that come first in claim order,
+     * as the plain claim passes everything before its limit). The union is ordered and cut at
+     * the claim's limit: exactly the runs a walk in claim order would take, skipping queues once
+     * they are full.
      *
-     * Rows locked by a branch but cut by the final LIMIT stay locked until our COMMIT, a few
+     * Rows locked by a subquery but cut by the final LIMIT stay locked until our COMMIT, a few
      * milliseconds; other claimers skip them meanwhile, which costs them nothing but those rows.
-     * $9 capped queues, $10 their caps.
+     * The UPDATE finds its rows with `id = ANY (ARRAY(…))`, a primary-key lookup each: joined
+     * with `FROM due` instead, the generic plan of this prepared statement (the limit unknown)
+     * hashes the whole table to update ten rows.
+     * $9 queues read one by one, $10 their caps (null: uncapped).
      */
     claimDueCapped: `WITH cap AS (
-        SELECT c.queue, greatest(c.cap - (
+        SELECT c.queue, CASE WHEN c.cap IS NULL THEN $6::bigint ELSE greatest(c.cap - (
             SELECT count(*) FROM ${s}.runs l
             WHERE l.queue = c.queue AND l.lease_token IS NOT NULL AND l.lease_expires_at > $3
-          ), 0) AS allow
+          ), 0) END AS allow
         FROM unnest($9::text[], $10::bigint[]) AS c(queue, cap)
       ), uncapped AS (
         SELECT r.id, r.priority, coalesce(r.wake_at, r.created_at) AS due_at, r.created_at
         FROM ${s}.runs r
-        WHERE ${DUE(s)}
+        WHERE $2::text[] IS NULL
+          AND ${DUE(s)}
           AND r.queue <> ALL($9::text[])
         ORDER BY ${CLAIM_ORDER}
         LIMIT $6
@@ -119,6 +128,9 @@ export function claimStatements(s: string) {
         ORDER BY c.priority DESC, c.due_at, c.created_at, c.id
         LIMIT $6
       )
-      ${TAKE(s)}`,
+      UPDATE ${s}.runs r
+      SET lease_owner = $4, lease_token = $5, lease_expires_at = $7, updated_at = $3, revision = r.revision + 1
+      WHERE r.id = ANY (ARRAY(SELECT id FROM due))
+      RETURNING r.id`,
   }
 }

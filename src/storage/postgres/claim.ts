@@ -9,7 +9,8 @@ import type { Statements } from './sql.js'
 
 /**
  * Runs the capped claim; resolves with the ids it leased. `values` are the parameters $1..$8 of
- * the plain claim; `caps` maps each capped queue to its cap.
+ * the plain claim; `caps` maps each capped queue to its cap; `named` are the queues the claim
+ * is restricted to, if any (see `claimDueCapped` for why they are read one by one).
  */
 export async function claimCapped(
   pool: PoolLike,
@@ -17,18 +18,24 @@ export async function claimCapped(
   schema: string,
   values: unknown[],
   caps: ReadonlyMap<string, number>,
+  named: readonly string[] | undefined,
 ): Promise<string[]> {
-  const queues = [...caps.keys()]
+  const locked = [...caps.keys()]
+  const queues = named ? [...new Set([...locked, ...named])] : locked
   const held = await holdClient(pool, 'claimDue')
   const { client } = held
   let broken = false
   try {
-    await executeSql(client, 'BEGIN', [], 'claimDue')
-    await executeSql(client, sql.queueLocks, [schema, queues], 'claimDue (queue locks)', true)
+    // JIT off for this transaction: the generic plan of the claim, whose limit it cannot see,
+    // is estimated costly enough to be JIT-compiled at every execution once a queue holds
+    // thousands of due runs — 30 ms of compiling for a 5 ms claim (measured, PostgreSQL 15).
+    // One round trip: without parameters both statements go as one simple query.
+    await executeSql(client, 'BEGIN; SET LOCAL jit = off', [], 'claimDue')
+    await executeSql(client, sql.queueLocks, [schema, locked], 'claimDue (queue locks)', true)
     const { rows } = await executeSql(
       client,
       sql.claimDueCapped,
-      [...values, queues, [...caps.values()]],
+      [...values, queues, queues.map((q) => caps.get(q) ?? null)],
       'claimDue',
       true,
     )

@@ -290,7 +290,8 @@ export class PostgresStorage implements FluxStore, WorkflowStorage {
     let ids: string[]
     if (caps && caps.size > 0) {
       const session = this.#live ?? (await this.#session())
-      ids = await claimCapped(session.pool, this.#sql, this.schema, values, caps)
+      const named = queues?.filter((queue) => !hasNul(queue))
+      ids = await claimCapped(session.pool, this.#sql, this.schema, values, caps, named)
     } else {
       const { rows } = await this.#query(this.#sql.claimDue, values, 'claimDue')
       ids = rows.map((r: { id: string }) => r.id)
