@@ -225,8 +225,8 @@ export function buildSql(t: TableNames) {
     // A claim with queue limits (claim.ts): the statements below, all inside its BEGIN IMMEDIATE.
 
     /**
-     * Live leases per capped queue ($queues, a JSON array), read from the partial index
-     * `leased_idx` alone: only leased runs are in it, and the expiry is its second column.
+     * Live leases per capped queue ($queues, a JSON array), from the partial index `leased_idx`:
+     * only leased runs are in it, so this reads about one row per slot of the queue.
      */
     countLeased: `SELECT queue, COUNT(*) AS n FROM ${runs} INDEXED BY ${runs}_leased_idx
       WHERE lease_token IS NOT NULL AND queue IN (SELECT value FROM json_each($queues))
