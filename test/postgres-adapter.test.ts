@@ -135,6 +135,46 @@ describePg('PostgresStorage: claims across instances', () => {
     expect(rows[0].n).toBe(0)
     await Promise.all([a.close(), b.close()])
   })
+
+  it('capped claims from two pools, caps named in any order: no deadlock, no cap exceeded', async () => {
+    const schema = uniqueSchema()
+    const a = storage({ schema, max: 4 })
+    const b = storage({ schema, max: 4 })
+    await Promise.all([a.init(), b.init()])
+    const queues = ['mail', 'sms', 'push']
+    for (const queue of queues)
+      for (let i = 0; i < 40; i++)
+        await a.createRun({
+          run: sampleRun(`${queue}-${i}`, { status: 'pending', queue, createdAt: 1_000 + i }),
+        })
+    // Six claimers at a time, each naming the three caps in its own order, taking runs and
+    // handing some back, so counts move while others are counting.
+    const orders = [queues, [...queues].reverse(), ['sms', 'mail', 'push']]
+    const caps = { mail: 3, sms: 2, push: 4 }
+    const claimers = Array.from({ length: 6 }, (_, n) => async () => {
+      const s = n % 2 ? a : b
+      const limits = Object.fromEntries(orders[n % 3]!.map((q) => [q, caps[q as keyof typeof caps]]))
+      for (let round = 0; round < 8; round++) {
+        const token = `c${n}/${round}`
+        const got = await s.claimDue({
+          lease: { owner: `c${n}-${round}`, token, expiresAt: 10_000_000 },
+          now: 5_000,
+          definitionKeys: ['wf#h1'],
+          limit: 5,
+          queueLimits: limits,
+        })
+        const { rows } = await adminPool().query(
+          `SELECT queue, count(*)::int AS n FROM "${schema}".runs
+           WHERE lease_token IS NOT NULL AND lease_expires_at > 5000 GROUP BY queue`,
+        )
+        for (const row of rows as { queue: keyof typeof caps; n: number }[])
+          expect(row.n).toBeLessThanOrEqual(caps[row.queue])
+        await Promise.all(got.slice(0, 2).map((g) => s.release({ id: g.run.id, token, now: 5_000 })))
+      }
+    })
+    await Promise.all(claimers.map((claim) => claim()))
+    await Promise.all([a.close(), b.close()])
+  })
 })
 
 describePg('PostgresStorage: lifecycle', () => {
