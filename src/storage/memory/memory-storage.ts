@@ -261,8 +261,9 @@ export class MemoryStorage implements FluxStore, WorkflowStorage {
         free.set(run.queue, left - 1)
     }
     const claimed: Entry[] = []
+    const max = Math.trunc(limit)
     for (const entry of due) {
-      if (claimed.length >= limit) break
+      if (claimed.length >= max) break
       const left = free.get(entry.run.queue)
       if (left === undefined) claimed.push(entry)
       else if (left > 0) {
