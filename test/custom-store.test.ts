@@ -135,7 +135,8 @@ class KeyValueStore implements FluxStore {
           (!kinds || kinds.includes(k)) &&
           definitionKeys.includes(d.run.definitionKey) &&
           (!queues || queues.includes(d.run.queue)) &&
-          d.run.leaseToken !== lease.token &&
+          (d.run.leaseToken !== lease.token ||
+            (d.run.leaseExpiresAt !== null && d.run.leaseExpiresAt <= now)) &&
           leaseIsFree(d.run, lease, now)
         )
       })

@@ -56,7 +56,8 @@ describe('durable sleep', () => {
       .step('sleep', () => Flux.sleep(30_000))
       .step('after', (ctx) => void (ctx.data.wokeAt = clock.now()))
     const dead = engineOn(storage, clock)
-    void dead.execute(flow, {}, { id: 'n2' })
+    // This engine is abandoned mid-run; its execute() never settles usefully.
+    dead.execute(flow, {}, { id: 'n2' }).catch(() => undefined)
     await clock.advance(1)
     // The first engine is gone (never called again); a new one starts its worker loop.
     const next = engineOn(storage, clock, { workflows: [flow] })
@@ -114,7 +115,8 @@ describe('leases and recovery', () => {
         return new Promise<void>(() => {}) // the owner hangs here, then "dies"
       })
     const dead = engineOn(storage, clock)
-    void dead.execute(flow, {}, { id: 'R' })
+    // This engine is abandoned mid-run; its execute() never settles usefully.
+    dead.execute(flow, {}, { id: 'R' }).catch(() => undefined)
     await clock.advance(1)
     expect(calls).toEqual(['one', 'two', 'three'])
 
@@ -143,7 +145,8 @@ describe('leases and recovery', () => {
       return calls.length === 1 ? new Promise<void>(() => {}) : undefined
     })
     const first = engineOn(storage, clock, { workerId: 'node-7' })
-    void first.execute(flow, {}, { id: 'S' })
+    // This engine is abandoned mid-run; its execute() never settles usefully.
+    first.execute(flow, {}, { id: 'S' }).catch(() => undefined)
     await clock.advance(1)
     const second = engineOn(storage, clock, { workerId: 'node-7', workflows: [flow] })
     expect(await second.recover()).toEqual(['S'])

@@ -1,10 +1,10 @@
 /**
- * Defects of PostgresStorage (and one liveness gap of the claim contract) found by the
- * multi-process tests in test/crash-postgres.test.ts, each reproduced deterministically here.
- *
- * They are marked `it.fails` so the suite stays green while they stand; each one turns red the
- * day it is fixed — then drop its `.fails`. The crash tests are written to pass with or without
- * them (their invariants hold; these cost time and re-runs, not correctness, except the last).
+ * Regression tests for defects of PostgresStorage (and one liveness gap of the claim contract)
+ * found by the multi-process tests in test/crash-postgres.test.ts, each reproduced
+ * deterministically here: a writer/renewal deadlock (fixed by locking runs in id order in both),
+ * runs stranded by a claim whose answer was lost (a claimer's own lapsed lease is due again), and
+ * an unhandled 'error' on a client checked out as its backend died (the listener is attached in
+ * pool.connect's callback).
  */
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -30,7 +30,7 @@ const FRESH_ERROR_CHILD = fileURLToPath(new URL('./helpers/pg-fresh-error-child.
  * The hand-over defect is Node's: on Bun (where `node` in a child is Bun too) the same bytes do
  * not reach the gap and the child survives, so there is nothing to reproduce.
  */
-const failsOnNode = process.versions.bun ? it.skip : it.fails
+const onNode = process.versions.bun ? it.skip : it
 
 let schema: string
 let s: PostgresStorage
@@ -62,7 +62,7 @@ async function lockWaiters(n: number): Promise<void> {
   throw new Error(`fewer than ${n} statements on ${schema} wait for a lock`)
 }
 
-describePg('PostgresStorage findings (expected to fail until fixed)', () => {
+describePg('PostgresStorage regressions', () => {
   /**
    * `renewLeases` locks the rows it renews in index order; `applyWrites` (the group-commit
    * writer) locks them in the order the writes were queued. When both touch the same runs — one
@@ -73,7 +73,7 @@ describePg('PostgresStorage findings (expected to fail until fixed)', () => {
    * Seen in test/crash-postgres.test.ts (3 workers, leaseMs 2000) dozens of times per run.
    * Here the interleaving is forced with a third session holding r2.
    */
-  it.fails('the group-commit writer and lease renewal never deadlock on the same runs', async () => {
+  it('the group-commit writer and lease renewal never deadlock on the same runs', async () => {
     const lease = { owner: 'w', token: 'w/1', expiresAt: 9e12 }
     for (const id of ['r1', 'r2', 'r3']) await s.createRun({ run: sampleRun(id), lease })
     // A table of realistic size, so both statements use their index plans (as in production).
@@ -122,7 +122,7 @@ describePg('PostgresStorage findings (expected to fail until fixed)', () => {
    * (the database unreachable for a moment): it keeps this token's lease, and only another
    * process takes it. Here the lost answer is simulated by a claimDue that claims, then throws.
    */
-  it.fails('a lone worker finishes a run whose claim it made but never heard back about', async () => {
+  it('a lone worker finishes a run whose claim it made but never heard back about', async () => {
     const flow = createWorkflow('finding-claim').step('a', () => undefined)
     let lose = true
     const claimDue = s.claimDue.bind(s)
@@ -167,7 +167,7 @@ describePg('PostgresStorage findings (expected to fail until fixed)', () => {
    * crash-postgres.test.ts; the child reproduces it with a proxy. Taking the client with the
    * callback form of `pool.connect` and adding the listener inside the callback closes the gap.
    */
-  failsOnNode('a process survives a new connection whose backend dies as soon as it is ready', async () => {
+  onNode('a process survives a new connection whose backend dies as soon as it is ready', async () => {
     const { stdout } = await run(
       process.execPath,
       ['--import', 'tsx', FRESH_ERROR_CHILD, DATABASE_URL, schema],

@@ -321,6 +321,8 @@ export class FluxEngine {
       })
       if (claimed.length === 0) break
       for (const snapshot of claimed) {
+        // Our own run whose lease had lapsed while we still drive it: the claim only extended it.
+        if (this.#driver.active.has(snapshot.run.id)) continue
         ids.push(snapshot.run.id)
         const resolved = this.#registry.get(snapshot.run.definitionKey)!
         drives.push(

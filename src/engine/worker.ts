@@ -151,6 +151,8 @@ export class WorkflowWorker {
 
   #spawn(snapshot: RunSnapshot, signal: DriveControl): void {
     const { run } = snapshot
+    // Our own run whose lease had lapsed while we still drive it: the claim only extended it.
+    if (this.#driver.active.has(run.id)) return
     const resolved = this.#registry.get(run.definitionKey)
     const core = this.#driver.core
     if (!resolved) {

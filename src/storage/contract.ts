@@ -289,6 +289,8 @@ export interface FluxStore {
    * Take the leases of up to `limit` runs that need work: pending and due; running or
    * rolling back with a free lease (their owner died or let go); suspended with a due `wakeAt`;
    * suspended on a wait whose signal is in the mailbox. Higher priority first, then oldest due.
+   * A run the claimer's own token holds is skipped while that lease is live (the claimer is
+   * driving it) and due again once it expired (a claim whose answer was lost).
    */
   claimDue(params: ClaimDueParams): Promise<RunSnapshot[]>
   /** Fenced write of a checkpoint. Rejects with `LeaseLostError` when the token does not hold the lease. */

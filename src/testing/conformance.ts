@@ -228,6 +228,30 @@ export function runStoreConformance(
     )
 
     it(
+      "skips runs the claimer's own token holds live, and takes them back once that lease expired",
+      withStore(async (s) => {
+        const mine = lease('w', 'w/1', T0 + 1000)
+        await s.createRun({ run: sampleRun('held'), lease: mine })
+        expect(
+          await s.claimDue({
+            lease: lease('w', 'w/1', T0 + 5000),
+            now: T0 + 999,
+            definitionKeys: ['wf#h1'],
+            limit: 10,
+          }),
+        ).toEqual([])
+        // The lease lapsed (say the answer of the claim that took it was lost): it is due again.
+        const again = await s.claimDue({
+          lease: lease('w', 'w/1', T0 + 9000),
+          now: T0 + 1000,
+          definitionKeys: ['wf#h1'],
+          limit: 10,
+        })
+        expect(again.map((c) => [c.run.id, c.run.leaseExpiresAt])).toEqual([['held', T0 + 9000]])
+      }),
+    )
+
+    it(
       'never hands one run to two concurrent claimers',
       withStore(async (s) => {
         for (let i = 0; i < 20; i++)

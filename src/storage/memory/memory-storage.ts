@@ -125,7 +125,7 @@ export class MemoryStorage implements FluxStore, WorkflowStorage {
       const { run } = entry
       if (!keys.has(run.definitionKey)) continue
       if (queueSet && !queueSet.has(run.queue)) continue
-      if (!leaseIsFree(run, lease, now) || run.leaseToken === lease.token) continue
+      if (!leaseIsFree(run, lease, now) || heldLive(run, lease.token, now)) continue
       const kind = dueKind(entry, now)
       if (kind && (!wanted || wanted.has(kind))) due.push(entry)
     }
@@ -279,6 +279,11 @@ export class MemoryStorage implements FluxStore, WorkflowStorage {
     if (!entry || entry.run.leaseToken !== token) throw new LeaseLostError(id)
     return entry
   }
+}
+
+/** This token holds the run's lease and it has not expired: the caller is driving it. */
+function heldLive(run: RunRecord, token: string, now: number): boolean {
+  return run.leaseToken === token && !(run.leaseExpiresAt !== null && run.leaseExpiresAt <= now)
 }
 
 function snapshot(entry: Entry): RunSnapshot {

@@ -11,7 +11,7 @@ const CLAIM_ORDER = 'r.priority DESC, coalesce(r.wake_at, r.created_at), r.creat
 
 /**
  * `r` is due for this claimer (see `ClaimKind`): one of its keys and queues, a lease it may
- * take (free, expired, or an earlier incarnation's — never its own), and due as one of the
+ * take (free, expired, or an earlier incarnation's — its own only once expired), and due as one of the
  * kinds it asked for. A suspended run whose signal arrived is of kind `signal` even when its
  * timer is also due, as in MemoryStorage. The status list is word for word that of the index.
  */
@@ -19,7 +19,7 @@ const DUE = (s: string) => `r.definition_key = ANY($1::text[])
           AND ($2::text[] IS NULL OR r.queue = ANY($2::text[]))
           AND r.status IN ('pending', 'running', 'rolling_back', 'suspended')
           AND (r.lease_token IS NULL OR r.lease_expires_at <= $3 OR r.lease_owner = $4)
-          AND r.lease_token IS DISTINCT FROM $5
+          AND (r.lease_token IS DISTINCT FROM $5 OR r.lease_expires_at <= $3)
           AND CASE r.status
             WHEN 'pending' THEN 'pending' = ANY($8::text[]) AND (r.wake_at IS NULL OR r.wake_at <= $3)
             WHEN 'suspended' THEN CASE

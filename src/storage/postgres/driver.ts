@@ -136,17 +136,16 @@ export interface HeldClient {
  * backend is terminated between two queries.
  */
 export async function holdClient(pool: PoolLike, what: string): Promise<HeldClient> {
-  let client: PoolClientLike
-  try {
-    client = await pool.connect()
-  } catch (error) {
-    throw storageError(`${what} (connect)`, error)
-  }
   let failure: Error | undefined
   const onError = (error: Error) => {
     failure ??= error
   }
-  client.on('error', onError)
+  let client: PoolClientLike
+  try {
+    client = await checkout(pool, onError)
+  } catch (error) {
+    throw storageError(`${what} (connect)`, error)
+  }
   let released = false
   return {
     client,
@@ -162,6 +161,47 @@ export async function holdClient(pool: PoolLike, what: string): Promise<HeldClie
       client.release(reason ?? undefined)
     },
   }
+}
+
+/**
+ * Takes a client from the pool with our 'error' listener attached before anything else can run.
+ * pg-pool removes its own listener at checkout; with the promise form, a FATAL that arrives in
+ * the same read as the new connection's ReadyForQuery is emitted before the awaiting code resumes,
+ * on a client with no listener, and kills the process (test/postgres-findings.test.ts). The
+ * callback form runs our code synchronously at checkout. A user's pool that only returns a
+ * promise (it ignores the callback) gets the listener when the promise resolves.
+ */
+function checkout(pool: PoolLike, onError: (error: Error) => void): Promise<PoolClientLike> {
+  return new Promise((resolve, reject) => {
+    let settled = false
+    const connect = pool.connect as unknown as (
+      callback?: (error: Error | undefined, client?: PoolClientLike) => void,
+    ) => Promise<PoolClientLike> | undefined
+    const returned = connect.call(pool, (error, client) => {
+      if (settled) return
+      settled = true
+      if (error || !client) reject(error ?? new Error('pool.connect gave no client'))
+      else {
+        client.on('error', onError)
+        resolve(client)
+      }
+    })
+    if (returned && typeof returned.then === 'function') {
+      returned.then(
+        (client) => {
+          if (settled) return
+          settled = true
+          client.on('error', onError)
+          resolve(client)
+        },
+        (error: unknown) => {
+          if (settled) return
+          settled = true
+          reject(error)
+        },
+      )
+    }
+  })
 }
 
 function toDestroyReason(value: unknown): Error | true {

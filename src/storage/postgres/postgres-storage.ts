@@ -200,7 +200,7 @@ export class PostgresStorage implements FluxStore, WorkflowStorage {
     return executeSql(this.#live?.pool ?? (await this.#session()).pool, text, values, what, prepared)
   }
 
-  async createRun({ run, lease }: CreateRunParams): Promise<CreateRunResult> {
+  async createRun({ run, lease, sync }: CreateRunParams): Promise<CreateRunResult> {
     const leaseColumns = {
       leaseOwner: lease?.owner ?? null,
       leaseToken: lease?.token ?? null,
@@ -210,7 +210,7 @@ export class PostgresStorage implements FluxStore, WorkflowStorage {
     for (let attempt = 0; attempt < 3; attempt++) {
       const inserted = await this.#query(
         this.#sql.insertRun,
-        [...runParams(run, leaseColumns), this.schema],
+        [...runParams(run, leaseColumns), this.schema, sync === false],
         'createRun',
       )
       const row = inserted.rows[0] as RunRow | undefined

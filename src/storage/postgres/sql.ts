@@ -104,8 +104,12 @@ export function buildStatements(schema: string) {
       ), ping AS (
         SELECT pg_notify($21, ${PAYLOAD(`CASE WHEN wake_at IS NULL THEN 'run' ELSE 'timer' END`, 'id')})
         FROM inserted WHERE status = 'pending'
+      ), cfg AS (
+        -- \`sync: false\`: this statement's commit need not wait for the WAL flush (see applyWrites).
+        SELECT CASE WHEN $22::bool THEN set_config('synchronous_commit', 'off', true) END AS v
       )
-      SELECT ${runColumns('inserted')}, (SELECT count(*) FROM ping) AS notified FROM inserted`,
+      SELECT ${runColumns('inserted')}, (SELECT count(*) FROM ping) AS notified, (SELECT v FROM cfg) AS relaxed
+      FROM inserted`,
 
     getRun: `SELECT ${runColumns()} FROM ${s}.runs WHERE id = $1`,
 
@@ -143,9 +147,15 @@ export function buildStatements(schema: string) {
     // claimDue, and the claim with queue limits: claim-sql.ts.
     ...claimStatements(s),
 
-    /** renewLeases: fenced by token; a lease this token lost is simply not returned. */
-    renewLeases: `UPDATE ${s}.runs SET lease_expires_at = $3
-      WHERE id = ANY($1::text[]) AND lease_token = $2 RETURNING id`,
+    /**
+     * renewLeases: fenced by token; a lease this token lost is simply not returned. Rows are
+     * locked in id order, as applyWrites locks them (see there), so the two never deadlock.
+     */
+    renewLeases: `WITH lk AS (
+        SELECT id FROM ${s}.runs WHERE id = ANY($1::text[]) AND lease_token = $2 ORDER BY id FOR UPDATE
+      )
+      UPDATE ${s}.runs r SET lease_expires_at = $3
+      FROM lk WHERE r.id = lk.id AND r.lease_token = $2 RETURNING r.id`,
 
     /**
      * The group-commit write: many fenced checkpoints / parks / releases in ONE statement, so one
@@ -168,12 +178,26 @@ export function buildStatements(schema: string) {
      * neither → retry. A `deliverSignal` that comes after waits for our row lock and then sees
      * the run suspended on its wait ('delivered'). Either order is serialisable.
      *
-     * Params: $1..$9 one entry per segment; $10..$13 bodies; $14..$15 consumed signals; $16 channel.
+     * Lock order: the rows are locked first, in id order (`lk`), as `renewLeases` does. Locking
+     * them in queue order instead let a batch and a renewal of the same runs deadlock (found by
+     * test/postgres-findings.test.ts), and Postgres then aborted one of them after a second.
+     *
+     * `sync: false` (every write of the batch said so): `set_config(…, true)` sets
+     * `synchronous_commit = off` for this statement's own transaction only, so its commit does not
+     * wait for the WAL flush — the contract's "applied, fsynced by a later synced write" — in the
+     * same single round trip.
+     *
+     * Params: $1..$9 one entry per segment; $10..$13 bodies; $14..$15 consumed signals;
+     * $16 relaxed commit; $17 channel.
      */
     applyWrites: `WITH w AS (
         SELECT w.* FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::bigint[], $5::int[], $6::int[],
                              $7::bool[], $8::bigint[], $9::text[])
           AS w(id, token, patch, now, writes, bodies, release, lease_expires_at, unless_signal)
+      ), lk AS (
+        SELECT r.id FROM ${s}.runs r WHERE r.id = ANY($1::text[]) ORDER BY r.id FOR UPDATE
+      ), cfg AS (
+        SELECT CASE WHEN $16::bool THEN set_config('synchronous_commit', 'off', true) END AS v
       ), upd AS (
         UPDATE ${s}.runs r SET
           status = CASE WHEN w.patch ? 'status' THEN w.patch->>'status' ELSE r.status END,
@@ -191,7 +215,7 @@ export function buildStatements(schema: string) {
                              ELSE coalesce(w.lease_expires_at, r.lease_expires_at) END,
           updated_at = w.now,
           revision = r.revision + w.writes
-        FROM w JOIN ${s}.runs seen ON seen.id = w.id
+        FROM w JOIN lk ON lk.id = w.id JOIN ${s}.runs seen ON seen.id = w.id
         WHERE r.id = w.id AND r.lease_token = w.token
           AND (w.unless_signal IS NULL OR (r.revision = seen.revision AND NOT EXISTS (
             SELECT 1 FROM ${s}.signals g WHERE g.run_id = w.id AND g.name = w.unless_signal)))
@@ -206,12 +230,12 @@ export function buildStatements(schema: string) {
         USING unnest($14::text[], $15::text[]) AS c(run_id, name), upd u
         WHERE u.id = c.run_id AND g.run_id = c.run_id AND g.name = c.name
       ), ping AS (
-        SELECT pg_notify($16, ${PAYLOAD(`CASE WHEN u.status = 'suspended' THEN 'timer' ELSE 'run' END`, 'u.id')})
+        SELECT pg_notify($17, ${PAYLOAD(`CASE WHEN u.status = 'suspended' THEN 'timer' ELSE 'run' END`, 'u.id')})
         FROM upd u
         WHERE u.release AND (u.status IN ('pending', 'running', 'rolling_back')
           OR (u.status = 'suspended' AND u.wake_at IS NOT NULL))
       )
-      SELECT u.id, (SELECT count(*) FROM ping) AS notified FROM upd u`,
+      SELECT u.id, (SELECT count(*) FROM ping) AS notified, (SELECT v FROM cfg) AS relaxed FROM upd u`,
 
     /**
      * Set once on the writer's own connection (never returned to the pool). `applyWrites` takes

@@ -35,6 +35,8 @@ export interface Segment {
   release: boolean
   leaseExpiresAt: number | null
   unlessSignal: string | null
+  /** Some write of the segment must be on disk before its promise settles (`sync` not false). */
+  sync: boolean
 }
 
 /** Caps on one statement, so a burst never becomes one enormous query. */
@@ -100,6 +102,7 @@ function start(job: WriteJob): Segment {
     release: false,
     leaseExpiresAt: null,
     unlessSignal: job.kind === 'park' ? (job.params.unlessSignal ?? null) : null,
+    sync: false,
   }
   add(segment, job)
   return segment
@@ -108,6 +111,8 @@ function start(job: WriteJob): Segment {
 function add(segment: Segment, job: WriteJob): void {
   segment.jobs.push(job)
   segment.now = job.params.now
+  // A release has no `sync` flag: it is durable bookkeeping, like every write by default.
+  if (job.kind === 'release' || job.params.sync !== false) segment.sync = true
   if (job.kind === 'release') {
     segment.release = true
     segment.leaseExpiresAt = null
@@ -142,7 +147,10 @@ export function nulField(job: WriteJob): string | undefined {
   return undefined
 }
 
-/** Parameters of `applyWrites` for these segments ($1..$15; the caller appends the channel). */
+/**
+ * Parameters of `applyWrites` for these segments ($1..$15, then $16 whether the statement may
+ * commit without waiting for the WAL flush; the caller appends the channel as $17).
+ */
 export function batchParams(segments: readonly Segment[]): unknown[] {
   const bodyRuns: string[] = []
   const bodyOrd: number[] = []
@@ -178,5 +186,6 @@ export function batchParams(segments: readonly Segment[]): unknown[] {
     bodyText,
     consumeRuns,
     consumeNames,
+    segments.every((s) => !s.sync),
   ]
 }

@@ -56,11 +56,12 @@ export function resolveTables({ tablePrefix, tableName }: TableNaming): TableNam
 /**
  * The lease and routing conditions every claim branch shares (`r` is the runs row): one of the
  * worker's definition keys, one of its queues if it named any, and a lease that `leaseIsFree`
- * would call free — but never the caller's own token (a run it already holds is not due).
+ * would call free — but not one the caller's own token holds live (a run it is driving is not
+ * due; one whose lease it let lapse, e.g. a claim whose answer was lost, is).
  */
 const CLAIMABLE = `r.definition_key IN (SELECT value FROM json_each($keys))
         AND ($queues IS NULL OR r.queue IN (SELECT value FROM json_each($queues)))
-        AND (r.lease_token IS NULL OR r.lease_token <> $token)
+        AND (r.lease_token IS NULL OR r.lease_token <> $token OR r.lease_expires_at <= $now)
         AND (r.lease_token IS NULL OR r.lease_expires_at <= $now OR r.lease_owner = $owner)`
 
 /**
