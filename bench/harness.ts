@@ -13,7 +13,12 @@ export interface Measurement {
 }
 
 /** Runs `count` calls of `one` with at most `concurrency` in flight; measures each call. */
-export async function measure(name: string, count: number, concurrency: number, one: (i: number) => Promise<unknown>): Promise<Measurement> {
+export async function measure(
+  name: string,
+  count: number,
+  concurrency: number,
+  one: (i: number) => Promise<unknown>,
+): Promise<Measurement> {
   const latencies: number[] = new Array(count)
   let next = 0
   const started = performance.now()
@@ -29,7 +34,13 @@ export async function measure(name: string, count: number, concurrency: number, 
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane))
   const elapsed = performance.now() - started
   latencies.sort((a, b) => a - b)
-  return { name, runs: count, rate: (count / elapsed) * 1000, p50: pct(latencies, 0.5), p99: pct(latencies, 0.99) }
+  return {
+    name,
+    runs: count,
+    rate: (count / elapsed) * 1000,
+    p50: pct(latencies, 0.5),
+    p99: pct(latencies, 0.99),
+  }
 }
 
 function pct(sorted: number[], q: number): number {

@@ -46,7 +46,9 @@ export async function memoryBench(): Promise<{ ours: Measurement; floor: Measure
   await seqEngine.close()
 
   const conEngine = new FluxEngine({ storage: new MemoryStorage(), logger: new FluxSilentLogger() })
-  const con = await measure('memory concurrent (5,000, pool 100)', 5000, 100, (n) => conEngine.execute(threeSteps, { n }))
+  const con = await measure('memory concurrent (5,000, pool 100)', 5000, 100, (n) =>
+    conEngine.execute(threeSteps, { n }),
+  )
   const conFloor = await measure('plain calls concurrent', 5000, 100, plain)
   await conEngine.close()
   return [
