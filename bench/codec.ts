@@ -34,14 +34,25 @@ export function codecBench(): Row[] {
     ['100 KB document', doc, 200],
   ] as const) {
     const codecs: [string, (v: unknown) => string, (s: string) => unknown][] = [
-      ['fluxflow (devalue + JSON fast path)', (v) => defaultSerializer.encode(v), (s) => defaultSerializer.decode(s)],
+      [
+        'fluxflow (devalue + JSON fast path)',
+        (v) => defaultSerializer.encode(v),
+        (s) => defaultSerializer.decode(s),
+      ],
       ['devalue', (v) => devalue.stringify(v), (s) => devalue.parse(s)],
       ['superjson', (v) => superjson.stringify(v), (s) => superjson.parse(s)],
     ]
-    if (name !== 'typed data (Date, Map, BigInt, Set)') codecs.push(['JSON (floor; loses types)', (v) => JSON.stringify(v), (s) => JSON.parse(s)])
+    if (name !== 'typed data (Date, Map, BigInt, Set)')
+      codecs.push(['JSON (floor; loses types)', (v) => JSON.stringify(v), (s) => JSON.parse(s)])
     for (const [codec, encode, decode] of codecs) {
       const text = encode(value)
-      rows.push({ case: name, codec, encodeUs: time(() => encode(value), rounds), decodeUs: time(() => decode(text), rounds), bytes: text.length })
+      rows.push({
+        case: name,
+        codec,
+        encodeUs: time(() => encode(value), rounds),
+        decodeUs: time(() => decode(text), rounds),
+        bytes: text.length,
+      })
     }
   }
   return rows
@@ -51,5 +62,8 @@ export function printCodec(rows: Row[]): void {
   console.log('\nSerializer (µs per call; bytes of output)')
   console.log('| case | codec | encode µs | decode µs | bytes |')
   console.log('|---|---|---|---|---|')
-  for (const r of rows) console.log(`| ${r.case} | ${r.codec} | ${r.encodeUs.toFixed(2)} | ${r.decodeUs.toFixed(2)} | ${r.bytes.toLocaleString('en-US')} |`)
+  for (const r of rows)
+    console.log(
+      `| ${r.case} | ${r.codec} | ${r.encodeUs.toFixed(2)} | ${r.decodeUs.toFixed(2)} | ${r.bytes.toLocaleString('en-US')} |`,
+    )
 }

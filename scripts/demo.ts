@@ -57,17 +57,30 @@ console.log(`fluxflow demo — SQLite at ${dbPath}\n`)
 const before = await engine.list({ name: 'demo-order' })
 console.log(`runs already in the database: ${before.length}`)
 
-const first = await engine.execute(order, { orderId, sku: 'espresso-machine', qty: 1, cents: 24900 }, { id: `order-${orderId}` })
+const first = await engine.execute(
+  order,
+  { orderId, sku: 'espresso-machine', qty: 1, cents: 24900 },
+  { id: `order-${orderId}` },
+)
 console.log(`\n1. placed order ${orderId}: run ${first.id} is ${first.status}`)
-for (const step of first.history) console.log(`   ${step.name.padEnd(15)} ${step.status}${step.waitingFor ? ` (waiting for "${step.waitingFor}")` : ''}`)
+for (const step of first.history)
+  console.log(
+    `   ${step.name.padEnd(15)} ${step.status}${step.waitingFor ? ` (waiting for "${step.waitingFor}")` : ''}`,
+  )
 
 const done = await engine.signal(order, first.id, 'approved', { by: 'manager@shop.test' })
 console.log(`\n2. signalled "approved": run is ${done.status}`)
 for (const step of done.history) console.log(`   ${step.name.padEnd(15)} ${step.status}`)
 console.log(`   data: ${JSON.stringify(done.data)}`)
 
-const again = await engine.execute(order, { orderId, sku: 'espresso-machine', qty: 1, cents: 24900 }, { id: `order-${orderId}` })
-console.log(`\n3. same order id again: ${again.status}, card charged ${charges.length} time(s) in this process`)
+const again = await engine.execute(
+  order,
+  { orderId, sku: 'espresso-machine', qty: 1, cents: 24900 },
+  { id: `order-${orderId}` },
+)
+console.log(
+  `\n3. same order id again: ${again.status}, card charged ${charges.length} time(s) in this process`,
+)
 
 const after = await engine.list({ name: 'demo-order', limit: 5 })
 console.log(`\nruns in the database now: ${before.length + 1} (newest first):`)

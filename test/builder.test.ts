@@ -113,7 +113,9 @@ describe('builder', () => {
       })
     // The input argument does not widen the flow's declared input type.
     const typedEngine = new FluxEngine()
-    const plan = createWorkflow('plan').input<{ plan: 'free' | 'pro' }>().step('x', () => {})
+    const plan = createWorkflow('plan')
+      .input<{ plan: 'free' | 'pro' }>()
+      .step('x', () => {})
     const call = () => typedEngine.execute(plan, { plan: 'pro' })
     expectTypeOf(call).returns.resolves.toHaveProperty('status')
     const typeOnly = () =>

@@ -56,7 +56,11 @@ describe('serialization', () => {
     expect(back.url).toBeInstanceOf(URL)
     expect(back.url.href).toBe('https://example.com/a?b=1')
     expect(back.error).toBeInstanceOf(Error)
-    expect([back.error.name, back.error.message, (back.error as { code?: string }).code]).toEqual(['TypeError', 'bad', 'E_BAD'])
+    expect([back.error.name, back.error.message, (back.error as { code?: string }).code]).toEqual([
+      'TypeError',
+      'bad',
+      'E_BAD',
+    ])
     expect(back.error.stack).toBe(error.stack)
     expect(back.pair[0]).toBe(back.pair[1])
     expect(back.alsoShared).toBe(back.pair[0])
@@ -73,9 +77,13 @@ describe('serialization', () => {
       throw new Error('expected a failure')
     }
     expect(attempt({ user: { save() {} } }).path).toBe('data.user.save')
-    expect(attempt({ user: { save() {} } }).message).toBe('Cannot store data.user.save: functions cannot be stored')
+    expect(attempt({ user: { save() {} } }).message).toBe(
+      'Cannot store data.user.save: functions cannot be stored',
+    )
     expect(attempt({ list: [1, Symbol('s')] }).path).toBe('data.list[1]')
-    expect(attempt({ m: new Money(1n, 'EUR') }).message).toMatch(/data\.m: it is a class instance the serializer has no codec for/)
+    expect(attempt({ m: new Money(1n, 'EUR') }).message).toMatch(
+      /data\.m: it is a class instance the serializer has no codec for/,
+    )
     expect(attempt({ m: new Map([['k', () => 1]]) }).path).toBe('data.m.get("k")')
     expect(attempt({ x: () => 1 })).toBeInstanceOf(SerializationError)
   })
@@ -101,7 +109,9 @@ describe('serialization', () => {
     const { id } = await engine.execute(flow, {})
     const stored = await engine.get(id)
     expect(stored!.data.price).toBeInstanceOf(Money)
-    expect(() => createSerializer({ codecs: { Error: { test: () => false, encode: (v) => v, decode: (v) => v } } })).toThrow(/reserved/)
+    expect(() =>
+      createSerializer({ codecs: { Error: { test: () => false, encode: (v) => v, decode: (v) => v } } }),
+    ).toThrow(/reserved/)
   })
 
   it('keeps Dates, Maps and BigInts in ctx.data across checkpoints', async () => {
@@ -118,7 +128,12 @@ describe('serialization', () => {
     const { id } = await engine.execute(flow, {})
     const stored = await engine.get(id)
     expect(stored!.data.when).toEqual(new Date(0))
-    expect(stored!.data.counts).toEqual(new Map([['x', 1n], ['y', 2n]]))
+    expect(stored!.data.counts).toEqual(
+      new Map([
+        ['x', 1n],
+        ['y', 2n],
+      ]),
+    )
     expect(stored!.data.seenDate).toBe(true)
   })
 })

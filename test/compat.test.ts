@@ -47,7 +47,12 @@ describe('origin-style storage (save/load/list/delete only)', () => {
     const first = await engine.execute(flow, { x: 1 })
     expect(first.status).toBe('suspended')
     const saved = JSON.parse(storage.rows.get(first.id)!)
-    expect([saved.status, saved.name, saved.data, saved.currentStep]).toEqual(['suspended', 'legacy', { a: 1 }, 1])
+    expect([saved.status, saved.name, saved.data, saved.currentStep]).toEqual([
+      'suspended',
+      'legacy',
+      { a: 1 },
+      1,
+    ])
     expect(storage.saves).toBeGreaterThanOrEqual(3)
 
     // A fresh engine (another process) finds the run in the user's storage and continues it.
@@ -64,7 +69,10 @@ describe('MemoryStorage', () => {
   it('keeps the origin save/load/list/delete interface', async () => {
     const storage = new MemoryStorage()
     const engine = new FluxEngine({ storage, logger: new FluxSilentLogger() })
-    const { id } = await engine.execute(createWorkflow('m').step('a', (ctx) => void (ctx.data.v = 1)), {})
+    const { id } = await engine.execute(
+      createWorkflow('m').step('a', (ctx) => void (ctx.data.v = 1)),
+      {},
+    )
     const state = await storage.load(id)
     expect([state!.status, state!.data]).toEqual(['completed', { v: 1 }])
     await storage.save({ ...state!, id: 'copy', data: { v: 2 } })
@@ -78,11 +86,19 @@ describe('MemoryStorage', () => {
     const storage = new MemoryStorage()
     const a = new FluxEngine({ storage, logger: new FluxSilentLogger() })
     const b = new FluxEngine({ storage, logger: new FluxSilentLogger() })
-    const { id } = await a.execute(createWorkflow('m').step('a', () => {}), {})
+    const { id } = await a.execute(
+      createWorkflow('m').step('a', () => {}),
+      {},
+    )
     await a.close()
     await a.close()
     expect((await b.get(id))!.status).toBe('completed')
-    await expect(a.execute(createWorkflow('m').step('a', () => {}), {})).rejects.toThrow('FluxEngine is closed')
+    await expect(
+      a.execute(
+        createWorkflow('m').step('a', () => {}),
+        {},
+      ),
+    ).rejects.toThrow('FluxEngine is closed')
   })
 })
 
@@ -92,7 +108,12 @@ describe('OrbitFlux', () => {
     const actions: [string, unknown][] = []
     const logs: string[] = []
     const core: GravitoCoreLike = {
-      logger: { info: (m: string) => void logs.push(`info ${m}`), warn: (m: string) => void logs.push(`warn ${m}`), debug: () => {}, error: () => {} },
+      logger: {
+        info: (m: string) => void logs.push(`info ${m}`),
+        warn: (m: string) => void logs.push(`warn ${m}`),
+        debug: () => {},
+        error: () => {},
+      },
       hooks: { doAction: (name: string, payload: unknown) => void actions.push([name, payload]) },
       ...(shape === 'services'
         ? { services: { set: (k: string, v: unknown) => void registered.set(k, v) } }
@@ -104,13 +125,24 @@ describe('OrbitFlux', () => {
   it('registers the engine under exposeAs and bridges hooks to core.hooks.doAction', async () => {
     const { core, registered, actions, logs } = fakeCore('services')
     const userCalls: string[] = []
-    const orbit = OrbitFlux.configure({ exposeAs: 'workflows', defaultRetries: 0, on: { workflowComplete: () => void userCalls.push('done') } })
+    const orbit = OrbitFlux.configure({
+      exposeAs: 'workflows',
+      defaultRetries: 0,
+      on: { workflowComplete: () => void userCalls.push('done') },
+    })
     await orbit.install(core)
     const engine = registered.get('workflows') as FluxEngine
     expect(engine).toBeInstanceOf(FluxEngine)
     expect(orbit.getEngine()).toBe(engine)
-    await engine.execute(createWorkflow('o').step('a', () => {}), {})
-    expect(actions.map(([n]) => n)).toEqual(['flux:step:start', 'flux:step:complete', 'flux:workflow:complete'])
+    await engine.execute(
+      createWorkflow('o').step('a', () => {}),
+      {},
+    )
+    expect(actions.map(([n]) => n)).toEqual([
+      'flux:step:start',
+      'flux:step:complete',
+      'flux:workflow:complete',
+    ])
     expect(userCalls).toEqual(['done'])
     expect(logs.some((l) => l.includes('[OrbitFlux] Initialized (Storage: memory)'))).toBe(true)
     await orbit.cleanup()
@@ -121,10 +153,15 @@ describe('OrbitFlux', () => {
     const orbit = new OrbitFlux({ defaultRetries: 0 })
     await orbit.install(core)
     const engine = registered.get('flux') as FluxEngine
-    await engine.execute(createWorkflow('o').step('a', () => {
-      throw new Error('bad')
-    }), {})
-    expect(logs.some((l) => l.startsWith('info [Flux] workflow o') && l.includes('ended failed: bad'))).toBe(true)
+    await engine.execute(
+      createWorkflow('o').step('a', () => {
+        throw new Error('bad')
+      }),
+      {},
+    )
+    expect(logs.some((l) => l.startsWith('info [Flux] workflow o') && l.includes('ended failed: bad'))).toBe(
+      true,
+    )
     await orbit.cleanup()
   })
 })

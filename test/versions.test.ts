@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import { createWorkflow, Flux, FluxDefinitionChangedError, FluxEngine, FluxSilentLogger, MemoryStorage } from '../src/index.js'
+import {
+  createWorkflow,
+  Flux,
+  FluxDefinitionChangedError,
+  FluxEngine,
+  FluxSilentLogger,
+  MemoryStorage,
+} from '../src/index.js'
 import { FakeClock } from '../src/testing/index.js'
 
 function versions(log: string[]) {
@@ -27,7 +34,13 @@ describe('definition versions', () => {
     const fresh = await web.execute(v2, {}, { id: 'fresh' })
     expect([old.status, fresh.status]).toEqual(['suspended', 'suspended'])
     // The worker of the new deploy keeps v1 registered until its runs drain.
-    const worker = new FluxEngine({ storage, clock, logger: new FluxSilentLogger(), workflows: [v1, v2], pollInterval: 100 })
+    const worker = new FluxEngine({
+      storage,
+      clock,
+      logger: new FluxSilentLogger(),
+      workflows: [v1, v2],
+      pollInterval: 100,
+    })
     await worker.start()
     await web.signal(v1, 'old', 'confirmed', null, { wait: false })
     await web.signal(v2, 'fresh', 'confirmed', null, { wait: false })
@@ -47,14 +60,24 @@ describe('definition versions', () => {
     const web = new FluxEngine({ storage, clock, logger: new FluxSilentLogger() })
     await web.execute(v1, {}, { id: 'old' })
     await web.signal(v1, 'old', 'confirmed', null, { wait: false })
-    const worker = new FluxEngine({ storage, clock, logger: new FluxSilentLogger(), workflows: [v2], pollInterval: 100 })
+    const worker = new FluxEngine({
+      storage,
+      clock,
+      logger: new FluxSilentLogger(),
+      workflows: [v2],
+      pollInterval: 100,
+    })
     await worker.start()
     await clock.advance(500)
     expect((await storage.getRun('old'))!.status).toBe('suspended')
     expect(log).toEqual(['v1:create'])
     const error = await worker.resume(v2, 'old').catch((e: unknown) => e)
     expect(error).toBeInstanceOf(FluxDefinitionChangedError)
-    expect((error as FluxDefinitionChangedError).changedSteps).toEqual(['welcome', 'send-welcome', 'follow-up'])
+    expect((error as FluxDefinitionChangedError).changedSteps).toEqual([
+      'welcome',
+      'send-welcome',
+      'follow-up',
+    ])
     await worker.close()
   })
 
