@@ -1,11 +1,11 @@
 /**
  * The in-process state of one run while an engine drives it, and how it reaches storage.
  *
- * Writes are pipelined: `write()` issues a fenced checkpoint without waiting for it, so a quick
- * step can start while the previous checkpoint is still being made durable (the store applies a
- * run's checkpoints in call order, and the SQL stores commit the ones that queue up together).
- * `barrier()` waits until everything issued is durable; the runner calls it before anything
- * irreversible (a commit's handler), before parking, and before reporting an outcome.
+ * `write()` issues a fenced checkpoint without waiting for it (the store applies a run's
+ * checkpoints in call order, and the SQL stores commit the ones of many runs that queue up
+ * together). The runner waits (`settled`/`barrier()`) before every step, so a step starts only
+ * after everything before it is applied; whether it is also fsynced is the write's `sync` flag
+ * (see docs/ARCHITECTURE.md, "Step boundaries and sync").
  */
 import {
   applyBody,

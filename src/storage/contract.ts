@@ -267,7 +267,7 @@ export interface ListRunsResult {
  *
  * Ordering: checkpoints with the same token for the same run are applied in call order, and their
  * promises settle in call order, even if the caller did not await the previous call (the engine
- * pipelines the checkpoints of quick steps and awaits the last one before anything irreversible).
+ * may issue several writes of a run before awaiting the last one).
  */
 export interface FluxStore {
   /** Marks this object as implementing the durable contract. */
