@@ -101,7 +101,8 @@ describePg('PostgresStorage: terminated backends', () => {
     await s.checkpoint({ id: 'r1', token: 'w/1', now: 1, patch: {}, body: 'one' })
     const { rows } = await adminPool().query(
       `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-       WHERE state = 'idle' AND query LIKE 'WITH w AS%' AND query LIKE '%' || $1 || '%'`,
+       WHERE state = 'idle' AND (query LIKE 'WITH w AS%' OR query LIKE 'WITH upd AS%')
+         AND query LIKE '%' || $1 || '%'`,
       [`"${s.schema}"`],
     )
     expect(rows).toHaveLength(1)

@@ -209,12 +209,12 @@ export class PostgresStorage implements FluxStore, WorkflowStorage {
     // A conflicting row can vanish (deleteRun) between our INSERT and our read: then insert again.
     for (let attempt = 0; attempt < 3; attempt++) {
       const inserted = await this.#query(
-        this.#sql.insertRun,
+        run.status === 'pending' ? this.#sql.insertRun : this.#sql.insertRunQuiet,
         [...runParams(run, leaseColumns), this.schema, sync === false],
         'createRun',
       )
-      const row = inserted.rows[0] as RunRow | undefined
-      if (row) return { created: true, run: toRunRecord(row) }
+      // The row is exactly what we sent: build the record here rather than shipping it back.
+      if (inserted.rows.length > 0) return { created: true, run: { ...run, ...leaseColumns, revision: 1 } }
       const existing = await this.getRun(run.id)
       if (existing) return { created: false, run: existing }
     }

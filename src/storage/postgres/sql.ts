@@ -100,7 +100,7 @@ export function buildStatements(schema: string) {
         INSERT INTO ${s}.runs (${RUN_INSERT_COLUMNS}, revision)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, 1)
         ON CONFLICT (id) DO NOTHING
-        RETURNING ${runColumns()}
+        RETURNING id, status, wake_at
       ), ping AS (
         SELECT pg_notify($21, ${PAYLOAD(`CASE WHEN wake_at IS NULL THEN 'run' ELSE 'timer' END`, 'id')})
         FROM inserted WHERE status = 'pending'
@@ -108,8 +108,23 @@ export function buildStatements(schema: string) {
         -- \`sync: false\`: this statement's commit need not wait for the WAL flush (see applyWrites).
         SELECT CASE WHEN $22::bool THEN set_config('synchronous_commit', 'off', true) END AS v
       )
-      SELECT ${runColumns('inserted')}, (SELECT count(*) FROM ping) AS notified, (SELECT v FROM cfg) AS relaxed
+      SELECT inserted.id, (SELECT count(*) FROM ping) AS notified, (SELECT v FROM cfg) AS relaxed
       FROM inserted`,
+
+    /**
+     * createRun of a run that is not pending (`execute`/`start` create it already leased by the
+     * caller): nothing to notify, so a plain INSERT. The commit mode is set first (\`cfg\` is
+     * materialised and feeds the INSERT), as in applyWrites. Same parameters as insertRun, $21
+     * unused.
+     */
+    insertRunQuiet: `WITH cfg AS MATERIALIZED (
+        SELECT CASE WHEN $22::bool THEN set_config('synchronous_commit', 'off', true) END AS v
+      )
+      INSERT INTO ${s}.runs (${RUN_INSERT_COLUMNS}, revision)
+      SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, 1
+      FROM cfg WHERE $21::text IS NOT NULL
+      ON CONFLICT (id) DO NOTHING
+      RETURNING id`,
 
     getRun: `SELECT ${runColumns()} FROM ${s}.runs WHERE id = $1`,
 
@@ -156,6 +171,52 @@ export function buildStatements(schema: string) {
       )
       UPDATE ${s}.runs r SET lease_expires_at = $3
       FROM lk WHERE r.id = lk.id AND r.lease_token = $2 RETURNING r.id`,
+
+    /**
+     * The group-commit write of a batch that is ONE segment and no park — what a run executing
+     * alone sends after each step. Same effect as `applyWrites` for that case, with scalar
+     * parameters instead of arrays, no jsonb patch and no snapshot self-join: 0.34 ms instead of
+     * 0.9 ms a statement here, which is most of what a sequential run costs on Postgres.
+     * One row, so no lock-order question. `$3` is a bitmask of the patch keys present (a key set
+     * to null is not the same as an absent key): 1 status, 2 cursor, 4 waitingFor, 8 wakeAt,
+     * 16 error, 32 meta, 64 completedAt.
+     *
+     * Params: $1 id, $2 token, $3 mask, $4..$10 patch values, $11 bodies' count, $12 release,
+     * $13 lease expiry, $14 now, $15 writes, $16 bodies' times, $17 bodies, $18 consumed signals,
+     * $19 relaxed commit, $20 channel.
+     */
+    applyOne: `WITH upd AS (
+        UPDATE ${s}.runs r SET
+          status = CASE WHEN $3::int & 1 <> 0 THEN $4 ELSE r.status END,
+          cursor = CASE WHEN $3::int & 2 <> 0 THEN $5::int ELSE r.cursor END,
+          waiting_for = CASE WHEN $3::int & 4 <> 0 THEN $6 ELSE r.waiting_for END,
+          wake_at = CASE WHEN $3::int & 8 <> 0 THEN $7::bigint ELSE r.wake_at END,
+          error = CASE WHEN $3::int & 16 <> 0 THEN $8 ELSE r.error END,
+          meta = CASE WHEN $3::int & 32 <> 0 THEN $9 ELSE r.meta END,
+          completed_at = CASE WHEN $3::int & 64 <> 0 THEN $10::bigint ELSE r.completed_at END,
+          last_seq = r.last_seq + $11::int,
+          lease_owner = CASE WHEN $12::bool THEN NULL ELSE r.lease_owner END,
+          lease_token = CASE WHEN $12::bool THEN NULL ELSE r.lease_token END,
+          lease_expires_at = CASE WHEN $12::bool THEN NULL ELSE coalesce($13::bigint, r.lease_expires_at) END,
+          updated_at = $14::bigint,
+          revision = r.revision + $15::int
+        WHERE r.id = $1 AND r.lease_token = $2
+        RETURNING r.id, r.last_seq, r.status, r.wake_at
+      ), ins AS (
+        INSERT INTO ${s}.checkpoints (run_id, seq, at, body)
+        SELECT u.id, u.last_seq - $11::int + b.ord, b.at, b.body
+        FROM upd u, unnest($16::bigint[], $17::text[]) WITH ORDINALITY AS b(at, body, ord)
+      ), consumed AS (
+        DELETE FROM ${s}.signals g USING upd u WHERE g.run_id = u.id AND g.name = ANY($18::text[])
+      ), ping AS (
+        SELECT pg_notify($20, ${PAYLOAD(`CASE WHEN u.status = 'suspended' THEN 'timer' ELSE 'run' END`, 'u.id')})
+        FROM upd u
+        WHERE $12::bool AND (u.status IN ('pending', 'running', 'rolling_back')
+          OR (u.status = 'suspended' AND u.wake_at IS NOT NULL))
+      ), cfg AS (
+        SELECT CASE WHEN $19::bool THEN set_config('synchronous_commit', 'off', true) END AS v
+      )
+      SELECT u.id, (SELECT count(*) FROM ping) AS notified, (SELECT v FROM cfg) AS relaxed FROM upd u`,
 
     /**
      * The group-commit write: many fenced checkpoints / parks / releases in ONE statement, so one

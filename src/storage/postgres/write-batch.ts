@@ -189,3 +189,46 @@ export function batchParams(segments: readonly Segment[]): unknown[] {
     segments.every((s) => !s.sync),
   ]
 }
+
+const PATCH_BITS: [keyof RunPatch, number][] = [
+  ['status', 1],
+  ['cursor', 2],
+  ['waitingFor', 4],
+  ['wakeAt', 8],
+  ['error', 16],
+  ['meta', 32],
+  ['completedAt', 64],
+]
+
+/** True when `applyOne` can carry this batch: one segment, not a park. */
+export function isSingle(segments: readonly Segment[]): boolean {
+  return segments.length === 1 && segments[0]!.unlessSignal === null
+}
+
+/** Parameters of `applyOne` for a single segment ($1..$19; the caller appends the channel). */
+export function singleParams(segment: Segment): unknown[] {
+  const p = segment.patch
+  let mask = 0
+  for (const [key, bit] of PATCH_BITS) if (key in p) mask |= bit
+  return [
+    segment.id,
+    segment.token,
+    mask,
+    p.status ?? null,
+    p.cursor ?? null,
+    p.waitingFor ?? null,
+    p.wakeAt ?? null,
+    p.error ?? null,
+    p.meta ?? null,
+    p.completedAt ?? null,
+    segment.bodies.length,
+    segment.release,
+    segment.leaseExpiresAt,
+    segment.now,
+    segment.jobs.length,
+    segment.bodies.map((b) => b.at),
+    segment.bodies.map((b) => b.body),
+    segment.consumes,
+    !segment.sync,
+  ]
+}

@@ -24,8 +24,10 @@ import type { Statements } from './sql.js'
 import {
   type BatchLimits,
   batchParams,
+  isSingle,
   nulField,
   type Segment,
+  singleParams,
   takeBatch,
   type WriteJob,
 } from './write-batch.js'
@@ -176,13 +178,22 @@ export class GroupCommitWriter {
   async #flush(held: HeldClient, segments: Segment[]): Promise<void> {
     this.stats.statements++
     this.stats.jobs += segments.reduce((n, s) => n + s.jobs.length, 0)
-    const { rows } = await executeSql(
-      held.client,
-      this.#sql.applyWrites,
-      [...batchParams(segments), this.#channel],
-      'checkpoint',
-      true,
-    )
+    // A lone segment (a run executing by itself) takes the lean statement.
+    const { rows } = isSingle(segments)
+      ? await executeSql(
+          held.client,
+          this.#sql.applyOne,
+          [...singleParams(segments[0]!), this.#channel],
+          'checkpoint',
+          true,
+        )
+      : await executeSql(
+          held.client,
+          this.#sql.applyWrites,
+          [...batchParams(segments), this.#channel],
+          'checkpoint',
+          true,
+        )
     const matched = new Set(rows.map((r: { id: string }) => r.id))
     const retry: WriteJob[] = []
     for (const segment of segments) {
