@@ -92,7 +92,12 @@ export function createSerializer(options: SerializerOptions = {}): Serializer {
 
   return {
     encode(value, label = 'value') {
-      if (isPlainJson(value)) return JSON_MARK + JSON.stringify(value)
+      if (isPlainJson(value)) {
+        // A plain object's JSON starts with `{`, which devalue's output never does: it needs no
+        // mark (checkpoint bodies, the common case, skip a string concatenation).
+        const json = JSON.stringify(value)
+        return json.charCodeAt(0) === OPEN_BRACE ? json : JSON_MARK + json
+      }
       try {
         return stringify(value, reducers)
       } catch (error) {
@@ -107,7 +112,9 @@ export function createSerializer(options: SerializerOptions = {}): Serializer {
       }
     },
     decode(text) {
-      return text.charCodeAt(0) === JSON_MARK_CODE ? JSON.parse(text.slice(1)) : parse(text, revivers)
+      const first = text.charCodeAt(0)
+      if (first === OPEN_BRACE) return JSON.parse(text)
+      return first === JSON_MARK_CODE ? JSON.parse(text.slice(1)) : parse(text, revivers)
     },
   }
 }
@@ -115,11 +122,13 @@ export function createSerializer(options: SerializerOptions = {}): Serializer {
 /**
  * Fast path: a value that plain JSON round-trips exactly (plain objects and arrays, strings,
  * booleans, null, finite numbers other than -0, no `undefined`, no shared or cyclic references)
- * is stored as `~` + JSON. `JSON.stringify` is native and 4× faster than devalue on the small
+ * is stored as JSON — prefixed with `~` unless it is an object (whose `{` devalue never starts
+ * with). `JSON.stringify` is native and 4× faster than devalue on the small
  * step records and data patches of a typical run; everything else goes through devalue.
  */
 const JSON_MARK = '~'
 const JSON_MARK_CODE = 0x7e
+const OPEN_BRACE = 0x7b
 // Objects visited by the current check (a repeated one is a shared reference or a cycle, which
 // JSON would not preserve). A small array beats a Set for the handful a step record holds.
 const seen: object[] = []
@@ -161,7 +170,7 @@ function plain(value: unknown, depth: number): boolean {
         for (let i = 0; i < length; i++) {
           if (!(i in value) || !plain(value[i], depth + 1)) return false
         }
-        return Object.keys(value).length === length
+        return true
       }
       const proto = Object.getPrototypeOf(value)
       if (proto !== Object.prototype && proto !== null) return false

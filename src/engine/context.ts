@@ -100,7 +100,15 @@ export class StepContext implements WorkflowContext<any, any> {
   }
 
   get history(): StepExecution[] {
-    return this.#source.history.map(publicStep)
+    const history = this.#source.history.map(publicStep)
+    // A plain step's start is not recorded: show the current step as this attempt sees it.
+    const current = history[this.currentStep]
+    if (this.#keyStep !== '' && current && current.status === 'pending') {
+      current.status = 'running'
+      current.attempts = this.attempt
+      current.retries = this.attempt - 1
+    }
+    return history
   }
 
   get signal(): AbortSignal {

@@ -16,7 +16,8 @@ export interface DataPatch {
   set: Record<string, unknown>
   /** Keys in `set`. */
   count: number
-  unset: string[]
+  /** Keys deleted; undefined when none (the common case allocates nothing for it). */
+  unset: string[] | undefined
   replaced: boolean
 }
 
@@ -62,13 +63,16 @@ class AttemptView implements ProxyHandler<Data>, AttemptData {
       this.touched.push(key)
   }
 
-  get(target: Data, key: string | symbol, receiver: unknown): unknown {
+  // Plain property access on the target (not Reflect with the proxy as receiver): a set through
+  // the receiver would call back into `defineProperty` and cost a second trap per write.
+  get(target: Data, key: string | symbol): unknown {
     this.#mark(key)
-    return Reflect.get(target, key, receiver)
+    return target[key as string]
   }
-  set(target: Data, key: string | symbol, value: unknown, receiver: unknown): boolean {
+  set(target: Data, key: string | symbol, value: unknown): boolean {
     this.#mark(key)
-    return Reflect.set(target, key, value, receiver)
+    target[key as string] = value
+    return true
   }
   deleteProperty(target: Data, key: string | symbol): boolean {
     this.#mark(key)
@@ -119,7 +123,7 @@ export class DataTracker {
   patch(): DataPatch {
     const { work, touched, replaced } = this.current
     const set: Data = {}
-    const unset: string[] = []
+    let unset: string[] | undefined
     let count = 0
     if (replaced) {
       for (const key in work) {
@@ -132,7 +136,7 @@ export class DataTracker {
       if (Object.hasOwn(work, key)) {
         set[key] = work[key]
         count++
-      } else unset.push(key)
+      } else (unset ??= []).push(key)
     }
     return { set, count, unset, replaced: false }
   }

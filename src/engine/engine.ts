@@ -176,12 +176,7 @@ export class FluxEngine {
   ): Promise<FluxResult<TData>> {
     const startedAt = this.#core.clock.now()
     const resolved = this.#registry.add(flow)
-    const { snapshot, created } = await this.#create(
-      resolved,
-      input,
-      { ...options, deferSync: true },
-      'running',
-    )
+    const { snapshot, created } = await this.#create(resolved, input, options, 'running', true)
     if (!created) return (await this.#driver.settle(snapshot.run.id, startedAt)) as FluxResult<TData>
     return (await this.#driver.runToRest(snapshot, resolved, 'start', startedAt)) as FluxResult<TData>
   }
@@ -387,8 +382,9 @@ export class FluxEngine {
   async #create(
     resolved: ResolvedDefinition,
     input: unknown,
-    options: EnqueueOptions & { deferSync?: boolean },
+    options: EnqueueOptions,
     status: 'running' | 'pending',
+    deferSync = false,
   ) {
     if (this.#closed) throw new EngineClosedError()
     if (resolved.def.validateInput !== undefined || resolved.def.schema !== undefined)
@@ -418,7 +414,7 @@ export class FluxEngine {
     }
     const lease = status === 'running' ? this.#driver.lease() : undefined
     // `execute` reports nothing before a later synced write; `start`/`enqueue` hand out the id now.
-    const result = await core.store.createRun(lease ? { run, lease, sync: !options.deferSync } : { run })
+    const result = await core.store.createRun(lease ? { run, lease, sync: !deferSync } : { run })
     return {
       created: result.created,
       snapshot: { run: result.run, checkpoints: [], signals: [] },

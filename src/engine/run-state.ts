@@ -102,13 +102,11 @@ export class RunState implements ContextSource {
    * the serializer's fast path.
    */
   setStep(index: number, record: StoredStep): void {
-    let clean = record
-    for (const key in record) {
-      if ((record as unknown as Record<string, unknown>)[key] === undefined && key !== 'output') {
-        clean = dropUndefined(record)
-        break
-      }
-    }
+    // The engine clears a field by setting it to undefined; only these are ever cleared.
+    const clean =
+      (record.wakeAt === undefined && 'wakeAt' in record) || (record.error === undefined && 'error' in record)
+        ? dropUndefined(record)
+        : record
     this.history[index] = clean
     this.#dirtySteps.add(index)
   }
@@ -139,7 +137,7 @@ export class RunState implements ContextSource {
       const patch = this.tracker.patch()
       if (patch.replaced) body.x = 1
       if (patch.count > 0) body.d = patch.set
-      if (patch.unset.length > 0) body.u = patch.unset
+      if (patch.unset !== undefined) body.u = patch.unset
     }
     if (body.h === undefined && body.d === undefined && body.u === undefined && body.x === undefined)
       return undefined

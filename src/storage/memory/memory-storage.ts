@@ -66,16 +66,14 @@ export class MemoryStorage implements FluxStore, WorkflowStorage {
 
   async createRun({ run, lease }: CreateRunParams): Promise<CreateRunResult> {
     const existing = this.#runs.get(run.id)
-    if (existing) return { created: false, run: { ...existing.run } }
-    const record: RunRecord = {
-      ...run,
-      leaseOwner: lease?.owner ?? null,
-      leaseToken: lease?.token ?? null,
-      leaseExpiresAt: lease?.expiresAt ?? null,
-      revision: 1,
-    }
+    if (existing) return { created: false, run: copyRun(existing.run) }
+    const record = copyRun(run as RunRecord)
+    record.leaseOwner = lease?.owner ?? null
+    record.leaseToken = lease?.token ?? null
+    record.leaseExpiresAt = lease?.expiresAt ?? null
+    record.revision = 1
     this.#runs.set(run.id, { run: record, checkpoints: [], signals: [], seq: 0 })
-    return { created: true, run: { ...record } }
+    return { created: true, run: copyRun(record) }
   }
 
   async loadRun(id: string): Promise<RunSnapshot | null> {
@@ -85,7 +83,7 @@ export class MemoryStorage implements FluxStore, WorkflowStorage {
 
   async getRun(id: string): Promise<RunRecord | null> {
     const entry = this.#runs.get(id)
-    return entry ? { ...entry.run } : null
+    return entry ? copyRun(entry.run) : null
   }
 
   async listRuns(params: ListRunsParams): Promise<ListRunsResult> {
@@ -102,7 +100,7 @@ export class MemoryStorage implements FluxStore, WorkflowStorage {
     matches.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
     const offset = Math.max(0, params.offset ?? 0)
     const end = params.limit === undefined ? undefined : offset + Math.max(0, params.limit)
-    return { runs: matches.slice(offset, end).map((r) => ({ ...r })), total: matches.length }
+    return { runs: matches.slice(offset, end).map(copyRun), total: matches.length }
   }
 
   async claimRun({ id, lease, now, statuses }: ClaimRunParams): Promise<RunSnapshot | null> {
@@ -182,14 +180,14 @@ export class MemoryStorage implements FluxStore, WorkflowStorage {
     const entry = this.#runs.get(id)
     if (!entry) return { outcome: 'not-found' }
     const { run } = entry
-    if (TERMINAL.has(run.status)) return { outcome: 'ended', run: { ...run } }
+    if (TERMINAL.has(run.status)) return { outcome: 'ended', run: copyRun(run) }
     const atWait = run.status === 'suspended' && run.waitingFor !== null
-    if (atWait && run.waitingFor !== name) return { outcome: 'mismatch', run: { ...run } }
-    if (entry.signals.some((s) => s.name === name)) return { outcome: 'duplicate', run: { ...run } }
+    if (atWait && run.waitingFor !== name) return { outcome: 'mismatch', run: copyRun(run) }
+    if (entry.signals.some((s) => s.name === name)) return { outcome: 'duplicate', run: copyRun(run) }
     entry.signals.push({ name, payload, at: now })
     run.updatedAt = now
     run.revision++
-    return { outcome: atWait ? 'delivered' : 'queued', run: { ...run } }
+    return { outcome: atWait ? 'delivered' : 'queued', run: copyRun(run) }
   }
 
   async cancelRun({ id, now, error }: CancelRunParams): Promise<RunRecord | null> {
@@ -208,7 +206,7 @@ export class MemoryStorage implements FluxStore, WorkflowStorage {
       run.updatedAt = now
       run.revision++
     }
-    return { ...run }
+    return copyRun(run)
   }
 
   async deleteRun(id: string): Promise<boolean> {
@@ -281,6 +279,36 @@ export class MemoryStorage implements FluxStore, WorkflowStorage {
   }
 }
 
+/**
+ * A copy of a run row, field by field: a fixed shape V8 builds fast (object spread of a
+ * 21-field record was a tenth of an in-memory run's time).
+ */
+function copyRun(r: RunRecord): RunRecord {
+  return {
+    id: r.id,
+    workflowName: r.workflowName,
+    workflowVersion: r.workflowVersion,
+    definitionHash: r.definitionHash,
+    definitionKey: r.definitionKey,
+    status: r.status,
+    queue: r.queue,
+    priority: r.priority,
+    input: r.input,
+    cursor: r.cursor,
+    waitingFor: r.waitingFor,
+    wakeAt: r.wakeAt,
+    leaseOwner: r.leaseOwner,
+    leaseToken: r.leaseToken,
+    leaseExpiresAt: r.leaseExpiresAt,
+    error: r.error,
+    meta: r.meta,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+    completedAt: r.completedAt,
+    revision: r.revision,
+  }
+}
+
 /** This token holds the run's lease and it has not expired: the caller is driving it. */
 function heldLive(run: RunRecord, token: string, now: number): boolean {
   return run.leaseToken === token && !(run.leaseExpiresAt !== null && run.leaseExpiresAt <= now)
@@ -288,7 +316,7 @@ function heldLive(run: RunRecord, token: string, now: number): boolean {
 
 function snapshot(entry: Entry): RunSnapshot {
   return {
-    run: { ...entry.run },
+    run: copyRun(entry.run),
     checkpoints: entry.checkpoints.slice(),
     signals: entry.signals.map((s) => ({ ...s })),
   }
@@ -321,7 +349,14 @@ function dueTime(run: RunRecord): number {
 
 function write(entry: Entry, params: CheckpointParams): void {
   const { run } = entry
-  Object.assign(run, params.patch)
+  const patch = params.patch
+  if (patch.status !== undefined) run.status = patch.status
+  if (patch.cursor !== undefined) run.cursor = patch.cursor
+  if (patch.waitingFor !== undefined) run.waitingFor = patch.waitingFor
+  if (patch.wakeAt !== undefined) run.wakeAt = patch.wakeAt
+  if (patch.error !== undefined) run.error = patch.error
+  if (patch.meta !== undefined) run.meta = patch.meta
+  if (patch.completedAt !== undefined) run.completedAt = patch.completedAt
   if (params.body !== undefined) {
     entry.seq++
     // Checkpoint records are never mutated after the push, so snapshots may share them.
