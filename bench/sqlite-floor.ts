@@ -44,16 +44,23 @@ export async function sqliteFloor(options: SqliteFloorOptions = {}): Promise<Mea
  * N five-step workflows, sequentially, each step one autocommit INSERT of a ~100 KB JSON
  * document (what a step that keeps a large `ctx.data` value writes).
  */
-export async function sqliteLargeDocFloor(options: SqliteFloorOptions = {}): Promise<Measurement> {
+export async function sqliteLargeDocFloor(
+  options: SqliteFloorOptions & { serialize?: boolean } = {},
+): Promise<Measurement> {
   const workflows = options.workflows ?? 100
   const doc = largeDocument()
+  // With `serialize`, each step stringifies the document object first, as anything storing a
+  // step's output must; without it, the floor inserts a string it was handed.
+  const object = JSON.parse(doc) as unknown
+  const label = options.serialize ? 'JSON.stringify + INSERT' : 'INSERT'
   return withDatabase(options.dir, (insert) =>
     measure(
-      `better-sqlite3 floor: 5 × 100 KB INSERT (${workflows.toLocaleString('en-US')})`,
+      `better-sqlite3 floor: 5 × 100 KB ${label} (${workflows.toLocaleString('en-US')})`,
       workflows,
       1,
       async (n) => {
-        for (let step = 0; step < 5; step++) insert.run(`wf-${n}`, step, doc)
+        for (let step = 0; step < 5; step++)
+          insert.run(`wf-${n}`, step, options.serialize ? JSON.stringify(object) : doc)
       },
     ),
   )

@@ -59,6 +59,7 @@ export async function sqliteBench(): Promise<{ ours: Measurement; floor: Measure
     measure('sqlite payload (100 × 5 steps × 100 KB)', 100, 1, (n) => e.execute(payloadSteps, { n })),
   )
   rows.push({ ours: payload, floor: await sqliteLargeDocFloor({ workflows: 100 }) })
+  rows.push({ ours: payload, floor: await sqliteLargeDocFloor({ workflows: 100, serialize: true }) })
   return rows
 }
 

@@ -122,6 +122,9 @@ function applyCheckpoint(conn: SqliteConnection, sql: StoreSql, params: Checkpoi
     leaseExpiresAt: params.leaseExpiresAt ?? null,
   })
   if (changed === 0) throw new LeaseLostError(id)
-  if (params.body !== undefined) conn.run(sql.appendCheckpoint, { id, at: now, body: params.body })
+  if (params.body !== undefined) {
+    const seq = conn.get<{ seq: number }>(sql.nextCheckpointSeq, { id })!.seq
+    conn.run(sql.insertCheckpoint, { id, seq, at: now, body: params.body })
+  }
   if (params.consumeSignal !== undefined) conn.run(sql.deleteSignal, { id, name: params.consumeSignal })
 }
