@@ -326,6 +326,46 @@ export interface StoreEvent {
   id?: string
 }
 
+/**
+ * The row a `createRun` stores: the new run, its lease (if taken), revision 1. Built field by
+ * field, a fixed shape every adapter shares (and V8 builds fast).
+ */
+export function newRunRecord(run: NewRun, lease?: LeaseParams): RunRecord {
+  return {
+    id: run.id,
+    workflowName: run.workflowName,
+    workflowVersion: run.workflowVersion,
+    definitionHash: run.definitionHash,
+    definitionKey: run.definitionKey,
+    status: run.status,
+    queue: run.queue,
+    priority: run.priority,
+    input: run.input,
+    cursor: run.cursor,
+    waitingFor: run.waitingFor,
+    wakeAt: run.wakeAt,
+    leaseOwner: lease?.owner ?? null,
+    leaseToken: lease?.token ?? null,
+    leaseExpiresAt: lease?.expiresAt ?? null,
+    error: run.error,
+    meta: run.meta,
+    createdAt: run.createdAt,
+    updatedAt: run.updatedAt,
+    completedAt: run.completedAt,
+    revision: 1,
+  }
+}
+
+/** A copy of a run row (stores hand out copies, never their own objects). */
+export function copyRunRecord(run: RunRecord): RunRecord {
+  const copy = newRunRecord(run)
+  copy.leaseOwner = run.leaseOwner
+  copy.leaseToken = run.leaseToken
+  copy.leaseExpiresAt = run.leaseExpiresAt
+  copy.revision = run.revision
+  return copy
+}
+
 /** Statuses a lease-expired run is continued from. */
 export const ACTIVE_STATUSES: readonly WorkflowStatus[] = Object.freeze(['running', 'rolling_back'])
 

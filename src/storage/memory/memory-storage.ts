@@ -17,6 +17,7 @@ import {
   type ClaimRunParams,
   type CreateRunParams,
   type CreateRunResult,
+  copyRunRecord,
   type DeliverSignalParams,
   type DeliverSignalResult,
   type FluxStore,
@@ -24,6 +25,7 @@ import {
   type ListRunsParams,
   type ListRunsResult,
   leaseIsFree,
+  newRunRecord,
   type ParkParams,
   type ParkResult,
   queueLimitsOf,
@@ -66,14 +68,10 @@ export class MemoryStorage implements FluxStore, WorkflowStorage {
 
   async createRun({ run, lease }: CreateRunParams): Promise<CreateRunResult> {
     const existing = this.#runs.get(run.id)
-    if (existing) return { created: false, run: copyRun(existing.run) }
-    const record = copyRun(run as RunRecord)
-    record.leaseOwner = lease?.owner ?? null
-    record.leaseToken = lease?.token ?? null
-    record.leaseExpiresAt = lease?.expiresAt ?? null
-    record.revision = 1
+    if (existing) return { created: false, run: copyRunRecord(existing.run) }
+    const record = newRunRecord(run, lease)
     this.#runs.set(run.id, { run: record, checkpoints: [], signals: [], seq: 0 })
-    return { created: true, run: copyRun(record) }
+    return { created: true, run: copyRunRecord(record) }
   }
 
   async loadRun(id: string): Promise<RunSnapshot | null> {
@@ -83,7 +81,7 @@ export class MemoryStorage implements FluxStore, WorkflowStorage {
 
   async getRun(id: string): Promise<RunRecord | null> {
     const entry = this.#runs.get(id)
-    return entry ? copyRun(entry.run) : null
+    return entry ? copyRunRecord(entry.run) : null
   }
 
   async listRuns(params: ListRunsParams): Promise<ListRunsResult> {
@@ -100,7 +98,7 @@ export class MemoryStorage implements FluxStore, WorkflowStorage {
     matches.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
     const offset = Math.max(0, params.offset ?? 0)
     const end = params.limit === undefined ? undefined : offset + Math.max(0, params.limit)
-    return { runs: matches.slice(offset, end).map(copyRun), total: matches.length }
+    return { runs: matches.slice(offset, end).map(copyRunRecord), total: matches.length }
   }
 
   async claimRun({ id, lease, now, statuses }: ClaimRunParams): Promise<RunSnapshot | null> {
@@ -180,14 +178,14 @@ export class MemoryStorage implements FluxStore, WorkflowStorage {
     const entry = this.#runs.get(id)
     if (!entry) return { outcome: 'not-found' }
     const { run } = entry
-    if (TERMINAL.has(run.status)) return { outcome: 'ended', run: copyRun(run) }
+    if (TERMINAL.has(run.status)) return { outcome: 'ended', run: copyRunRecord(run) }
     const atWait = run.status === 'suspended' && run.waitingFor !== null
-    if (atWait && run.waitingFor !== name) return { outcome: 'mismatch', run: copyRun(run) }
-    if (entry.signals.some((s) => s.name === name)) return { outcome: 'duplicate', run: copyRun(run) }
+    if (atWait && run.waitingFor !== name) return { outcome: 'mismatch', run: copyRunRecord(run) }
+    if (entry.signals.some((s) => s.name === name)) return { outcome: 'duplicate', run: copyRunRecord(run) }
     entry.signals.push({ name, payload, at: now })
     run.updatedAt = now
     run.revision++
-    return { outcome: atWait ? 'delivered' : 'queued', run: copyRun(run) }
+    return { outcome: atWait ? 'delivered' : 'queued', run: copyRunRecord(run) }
   }
 
   async cancelRun({ id, now, error }: CancelRunParams): Promise<RunRecord | null> {
@@ -206,7 +204,7 @@ export class MemoryStorage implements FluxStore, WorkflowStorage {
       run.updatedAt = now
       run.revision++
     }
-    return copyRun(run)
+    return copyRunRecord(run)
   }
 
   async deleteRun(id: string): Promise<boolean> {
@@ -279,36 +277,6 @@ export class MemoryStorage implements FluxStore, WorkflowStorage {
   }
 }
 
-/**
- * A copy of a run row, field by field: a fixed shape V8 builds fast (object spread of a
- * 21-field record was a tenth of an in-memory run's time).
- */
-function copyRun(r: RunRecord): RunRecord {
-  return {
-    id: r.id,
-    workflowName: r.workflowName,
-    workflowVersion: r.workflowVersion,
-    definitionHash: r.definitionHash,
-    definitionKey: r.definitionKey,
-    status: r.status,
-    queue: r.queue,
-    priority: r.priority,
-    input: r.input,
-    cursor: r.cursor,
-    waitingFor: r.waitingFor,
-    wakeAt: r.wakeAt,
-    leaseOwner: r.leaseOwner,
-    leaseToken: r.leaseToken,
-    leaseExpiresAt: r.leaseExpiresAt,
-    error: r.error,
-    meta: r.meta,
-    createdAt: r.createdAt,
-    updatedAt: r.updatedAt,
-    completedAt: r.completedAt,
-    revision: r.revision,
-  }
-}
-
 /** This token holds the run's lease and it has not expired: the caller is driving it. */
 function heldLive(run: RunRecord, token: string, now: number): boolean {
   return run.leaseToken === token && !(run.leaseExpiresAt !== null && run.leaseExpiresAt <= now)
@@ -316,7 +284,7 @@ function heldLive(run: RunRecord, token: string, now: number): boolean {
 
 function snapshot(entry: Entry): RunSnapshot {
   return {
-    run: copyRun(entry.run),
+    run: copyRunRecord(entry.run),
     checkpoints: entry.checkpoints.slice(),
     signals: entry.signals.map((s) => ({ ...s })),
   }

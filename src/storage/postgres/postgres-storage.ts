@@ -23,6 +23,7 @@ import {
   type FluxStore,
   type ListRunsParams,
   type ListRunsResult,
+  newRunRecord,
   type ParkParams,
   type ParkResult,
   queueLimitsOf,
@@ -214,7 +215,7 @@ export class PostgresStorage implements FluxStore, WorkflowStorage {
         'createRun',
       )
       // The row is exactly what we sent: build the record here rather than shipping it back.
-      if (inserted.rows.length > 0) return { created: true, run: { ...run, ...leaseColumns, revision: 1 } }
+      if (inserted.rows.length > 0) return { created: true, run: newRunRecord(run, lease) }
       const existing = await this.getRun(run.id)
       if (existing) return { created: false, run: existing }
     }

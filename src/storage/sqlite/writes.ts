@@ -5,15 +5,15 @@
  * UPDATE matched no row — never a silent no-op.
  */
 import { LeaseLostError } from '../../errors.js'
-import type {
-  CheckpointParams,
-  CreateRunParams,
-  CreateRunResult,
-  ParkParams,
-  ParkResult,
-  ReleaseParams,
-  RenewLeasesParams,
-  RunRecord,
+import {
+  type CheckpointParams,
+  type CreateRunParams,
+  type CreateRunResult,
+  newRunRecord,
+  type ParkParams,
+  type ParkResult,
+  type ReleaseParams,
+  type RenewLeasesParams,
 } from '../contract.js'
 import type { SqliteConnection } from './driver.js'
 import type { BatchedWrite } from './group-commit.js'
@@ -25,29 +25,7 @@ export function createRunWrite(
   sql: StoreSql,
   { run, lease }: CreateRunParams,
 ): BatchedWrite<CreateRunResult> {
-  const record: RunRecord = {
-    id: run.id,
-    workflowName: run.workflowName,
-    workflowVersion: run.workflowVersion,
-    definitionHash: run.definitionHash,
-    definitionKey: run.definitionKey,
-    status: run.status,
-    queue: run.queue,
-    priority: run.priority,
-    input: run.input,
-    cursor: run.cursor,
-    waitingFor: run.waitingFor,
-    wakeAt: run.wakeAt,
-    leaseOwner: lease?.owner ?? null,
-    leaseToken: lease?.token ?? null,
-    leaseExpiresAt: lease?.expiresAt ?? null,
-    error: run.error,
-    meta: run.meta,
-    createdAt: run.createdAt,
-    updatedAt: run.updatedAt,
-    completedAt: run.completedAt,
-    revision: 1,
-  }
+  const record = newRunRecord(run, lease)
   return (conn) => {
     if (conn.run(sql.insertRunIfAbsent, runParams(record)) === 1) return { created: true, run: { ...record } }
     const existing = conn.get<RunRow>(sql.selectRun, { id: run.id })
