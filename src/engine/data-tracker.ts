@@ -136,7 +136,10 @@ export class DataTracker {
       if (Object.hasOwn(work, key)) {
         set[key] = work[key]
         count++
-      } else (unset ??= []).push(key)
+      } else {
+        unset ??= []
+        unset.push(key)
+      }
     }
     return { set, count, unset, replaced: false }
   }

@@ -10,9 +10,9 @@
  */
 import { sleepOn } from '../clock.js'
 import { pendingStep, type StoredStep, storeError } from '../codec/checkpoint.js'
-import { LeaseLostError, SignalTimeoutError, toError, WorkflowCancelledError } from '../errors.js'
+import { LeaseLostError, toError, WorkflowCancelledError } from '../errors.js'
 import type { FluxTraceEvent, FluxTraceEventType } from '../trace/events.js'
-import type { FluxSleepResult, FluxWaitResult, StepDefinition, StepResult } from '../types.js'
+import type { FluxSleepResult, StepDefinition, StepResult } from '../types.js'
 import { isSleepResult, isWaitResult } from '../workflow/flux.js'
 import { type AttemptOutcome, runAttempt } from './attempt.js'
 import { runCompensation, startCompensation } from './compensation.js'
@@ -20,6 +20,7 @@ import { StepContext } from './context.js'
 import type { Abortable } from './control.js'
 import { backoffDelay, isFinalError } from './retry.js'
 import type { RunState } from './run-state.js'
+import { continueSuspended, sleepStep, waitStep } from './suspension.js'
 
 /** How a drive ended. */
 export type DriveEnd =
@@ -32,7 +33,8 @@ export type DriveEnd =
   /** The engine is stopping; the lease was handed back. */
   | { kind: 'released' }
 
-type StepEnd = 'next' | DriveEnd | { kind: 'failed'; index: number; error: Error }
+/** How one step ended. */
+export type StepEnd = 'next' | DriveEnd | { kind: 'failed'; index: number; error: Error }
 
 /** Aborts a drive because its engine is stopping; the run is released, not failed. */
 export class EngineStopping extends Error {
@@ -133,14 +135,14 @@ export class Runner {
       case 'skipped':
         return 'next'
       case 'suspended':
-        return this.#continueSuspended(index, record)
+        return continueSuspended(this, index, record)
       case 'pending':
         if (def.when) {
           let pass: boolean
           try {
             pass = Boolean(def.when(new StepContext(state, 0)))
           } catch (error) {
-            return this.#failFinally(index, { ...record, status: 'running' }, toError(error))
+            return this.failFinally(index, { ...record, status: 'running' }, toError(error))
           }
           if (!pass) {
             state.setStep(index, { ...record, status: 'skipped', completedAt: this.now() })
@@ -221,7 +223,7 @@ export class Runner {
         } catch (error) {
           const running: StoredStep = { ...done, status: 'running' }
           state.refold()
-          return this.#failFinally(index, running, toError(error))
+          return this.failFinally(index, running, toError(error))
         }
         state.tracker.commit()
         // A plain step's completion need not be fsynced (at-least-once); a commit's must.
@@ -240,8 +242,8 @@ export class Runner {
       }
       if (outcome.ok) {
         state.setStep(index, record)
-        if (isWaitResult(outcome.value)) return this.#wait(index, outcome.value, started)
-        return this.#sleep(index, outcome.value as FluxSleepResult, started)
+        if (isWaitResult(outcome.value)) return waitStep(this, index, outcome.value, started)
+        return sleepStep(this, index, outcome.value as FluxSleepResult, started)
       }
       if (this.signal.aborted) throw this.signal.reason
       const error = outcome.error
@@ -252,8 +254,7 @@ export class Runner {
           attempt,
           error: error.message,
         })
-      if (isFinalError(error, def.retryIf) || attempt > retries)
-        return this.#failFinally(index, record, error)
+      if (isFinalError(error, def.retryIf) || attempt > retries) return this.failFinally(index, record, error)
       const delay = backoffDelay(def.backoff, core.defaultBackoff, attempt, error, core.random)
       state.setStep(index, { ...record, error: error.message, wakeAt: core.clock.now() + delay })
       state.write({ body: state.encodeBody(false), sync: false })
@@ -272,7 +273,7 @@ export class Runner {
     }
   }
 
-  async #failFinally(index: number, record: StoredStep, error: Error): Promise<StepEnd> {
+  async failFinally(index: number, record: StoredStep, error: Error): Promise<StepEnd> {
     const state = this.state
     const def = this.#steps[index]!
     state.setStep(index, {
@@ -289,136 +290,6 @@ export class Runner {
       error: error.message,
     })
     return { kind: 'failed', index, error }
-  }
-
-  async #wait(index: number, wait: FluxWaitResult, started: number): Promise<StepEnd> {
-    const state = this.state
-    const core = state.core
-    const now = core.clock.now()
-    const record: StoredStep = {
-      ...state.history[index]!,
-      status: 'suspended',
-      suspendedAt: now,
-      waitingFor: wait.signal,
-      duration: now - started,
-      wakeAt: wait.timeout !== undefined ? now + wait.timeout : undefined,
-    }
-    state.setStep(index, record)
-    let body: string | undefined
-    try {
-      body = state.encodeBody(true)
-    } catch (error) {
-      state.refold()
-      return this.#failFinally(index, { ...record, status: 'running' }, toError(error))
-    }
-    state.tracker.commit()
-    state.status = 'suspended'
-    state.waitingFor = wait.signal
-    state.wakeAt = wait.timeout !== undefined ? now + wait.timeout : null
-    await state.barrier()
-    const parked = await state.park(body, wait.signal)
-    if (!parked.parked) {
-      // The signal arrived before the wait: keep the step's data, then consume the signal.
-      state.status = 'running'
-      state.waitingFor = null
-      state.wakeAt = null
-      state.write({ body })
-      state.mailbox.push(parked.signal)
-      return this.#continueSuspended(index, record)
-    }
-    await this.trace('step:suspend', {
-      ...this.stepFields(index, 'suspended'),
-      meta: { waitingFor: wait.signal },
-    })
-    await this.trace('workflow:suspend', { status: 'suspended', meta: { waitingFor: wait.signal } })
-    return { kind: 'rest' }
-  }
-
-  async #sleep(index: number, sleep: FluxSleepResult, started: number): Promise<StepEnd> {
-    const state = this.state
-    const now = state.core.clock.now()
-    const wakeAt = sleep.until ?? now + (sleep.ms ?? 0)
-    const record: StoredStep = {
-      ...state.history[index]!,
-      status: 'suspended',
-      suspendedAt: now,
-      wakeAt,
-      duration: now - started,
-    }
-    state.setStep(index, record)
-    let body: string | undefined
-    try {
-      body = state.encodeBody(true)
-    } catch (error) {
-      state.refold()
-      return this.#failFinally(index, { ...record, status: 'running' }, toError(error))
-    }
-    state.tracker.commit()
-    state.status = 'suspended'
-    state.wakeAt = wakeAt
-    state.write({ body, release: true })
-    await state.barrier()
-    await this.trace('step:suspend', { ...this.stepFields(index, 'suspended'), meta: { wakeAt } })
-    await this.trace('workflow:suspend', { status: 'suspended', meta: { wakeAt } })
-    return { kind: 'sleep', wakeAt }
-  }
-
-  /** A suspended step after a wake-up: consume its signal, fail on wait timeout, finish a sleep, or park again. */
-  async #continueSuspended(index: number, record: StoredStep): Promise<StepEnd> {
-    const state = this.state
-    const core = state.core
-    const now = core.clock.now()
-    const name = record.waitingFor
-    if (name !== undefined) {
-      const found = state.mailbox.findIndex((s) => s.name === name)
-      if (found >= 0) {
-        const signal = state.mailbox.splice(found, 1)[0]!
-        const payload = core.serializer.decode(signal.payload)
-        state.setStep(index, {
-          ...record,
-          status: 'completed',
-          completedAt: now,
-          output: payload,
-          wakeAt: undefined,
-        })
-        state.signals[name] = payload
-        state.status = 'running'
-        state.waitingFor = null
-        state.wakeAt = null
-        state.write({ body: state.encodeBody(false), consumeSignal: name, sync: false })
-        await this.trace('step:complete', { ...this.stepFields(index, 'completed'), meta: { signal: name } })
-        return 'next'
-      }
-      if (record.wakeAt !== undefined && record.wakeAt <= now) {
-        await this.trace('step:timeout', {
-          ...this.stepFields(index, 'suspended'),
-          error: `signal "${name}" timed out`,
-        })
-        return this.#failFinally(index, record, new SignalTimeoutError(name))
-      }
-      state.status = 'suspended'
-      state.waitingFor = name
-      state.wakeAt = record.wakeAt ?? null
-      await state.barrier()
-      const parked = await state.park(undefined, name)
-      if (parked.parked) return { kind: 'rest' }
-      state.mailbox.push(parked.signal)
-      return this.#continueSuspended(index, record)
-    }
-    const due = record.wakeAt ?? now
-    if (due <= now) {
-      state.setStep(index, { ...record, status: 'completed', completedAt: now, wakeAt: undefined })
-      state.status = 'running'
-      state.wakeAt = null
-      state.write({ body: state.encodeBody(false) })
-      await this.trace('step:complete', { ...this.stepFields(index, 'completed'), meta: { slept: true } })
-      return 'next'
-    }
-    state.status = 'suspended'
-    state.wakeAt = due
-    state.write({ release: true })
-    await state.barrier()
-    return { kind: 'sleep', wakeAt: due }
   }
 
   async #complete(): Promise<DriveEnd> {
