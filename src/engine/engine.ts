@@ -5,9 +5,9 @@
 import { type Clock, systemClock } from '../clock.js'
 import { toWorkflowState } from '../codec/checkpoint.js'
 import { defaultSerializer, type Serializer } from '../codec/codec.js'
-import { EngineClosedError, InvalidInputError, toError } from '../errors.js'
+import { EngineClosedError, toError } from '../errors.js'
 import { FluxConsoleLogger } from '../logger.js'
-import { type FluxStore, isFluxStore, type NewRun } from '../storage/contract.js'
+import { type FluxStore, isFluxStore } from '../storage/contract.js'
 import { MemoryStorage } from '../storage/memory/memory-storage.js'
 import type { FluxTraceSink } from '../trace/events.js'
 import type {
@@ -22,6 +22,7 @@ import type {
 import type { FlowLike, ResolvedDefinition } from '../workflow/definition.js'
 import { type BatchOptions, type BatchResult, runBatch } from './batch.js'
 import type { EngineCore } from './core.js'
+import { createRun, randomId, validateInput } from './create.js'
 import { Driver } from './driver.js'
 import { Emitter } from './emitter.js'
 import { cancelRun, type ResumeOptions, resumeRun, type SignalOptions, signalRun } from './operations.js'
@@ -390,52 +391,11 @@ export class FluxEngine {
     if (resolved.def.validateInput !== undefined || resolved.def.schema !== undefined)
       await validateInput(resolved, input)
     if (!this.#initialised) await this.init()
-    const core = this.#core
-    const now = core.clock.now()
-    const id = options.id ?? randomId()
-    const run: NewRun = {
-      id,
-      workflowName: resolved.name,
-      workflowVersion: resolved.version,
-      definitionHash: resolved.hash,
-      definitionKey: resolved.key,
-      status,
-      queue: options.queue ?? 'default',
-      priority: options.priority ?? 0,
-      input: core.serializer.encode(input, 'input'),
-      cursor: 0,
-      waitingFor: null,
-      wakeAt: options.delay ? now + options.delay : null,
-      error: null,
-      meta: resolved.metaJson,
-      createdAt: now,
-      updatedAt: now,
-      completedAt: null,
-    }
-    const lease = status === 'running' ? this.#driver.lease() : undefined
-    // `execute` reports nothing before a later synced write; `start`/`enqueue` hand out the id now.
-    const result = await core.store.createRun(lease ? { run, lease, sync: !deferSync } : { run })
-    return {
-      created: result.created,
-      snapshot: { run: result.run, checkpoints: [], signals: [] },
-    }
+    return createRun(this.#core, this.#driver, resolved, input, options, status, deferSync)
   }
 
   #track(promise: Promise<unknown>): void {
     this.#background.add(promise)
     void promise.finally(() => this.#background.delete(promise))
   }
-}
-
-async function validateInput(resolved: ResolvedDefinition, input: unknown): Promise<void> {
-  const { def } = resolved
-  if (def.validateInput && !def.validateInput(input)) throw new InvalidInputError(def.name)
-  if (def.schema) {
-    const outcome = await def.schema['~standard'].validate(input)
-    if (outcome.issues) throw new InvalidInputError(def.name, outcome.issues)
-  }
-}
-
-function randomId(): string {
-  return globalThis.crypto.randomUUID()
 }
