@@ -270,7 +270,7 @@ describePg('terminated backends (pg_terminate_backend) on Postgres', () => {
     }
   }, 60_000)
 
-  it('terminating a busy worker’s writer and LISTEN backends again and again fails only what was in flight; every run still completes exactly once', async () => {
+  it('terminating a busy worker’s writer and LISTEN backends again and again resends or fails only what was in flight; every run still completes exactly once', async () => {
     const RUNS = 800
     const w = await crashWorkspace(target, 'terminate-busy')
     const store = await w.open()
@@ -307,9 +307,10 @@ describePg('terminated backends (pg_terminate_backend) on Postgres', () => {
     for (const child of [target1, other]) await child.waitFor('DONE', 120_000)
     await Promise.all([target1.exited, other.exited])
 
-    // The terminations hit statements in flight, and drives were stopped by them...
+    // The terminations hit statements in flight: a batch of plain checkpoints is sent once more
+    // on a new connection, anything else fails and stops its drive (how many depends on timing;
+    // it may be none)...
     expect(rounds).toBeGreaterThanOrEqual(3)
-    expect(stoppedDrives()).toBeGreaterThan(0)
     // ...yet the worker reconnected and kept working afterwards...
     const effects = w.effects()
     expect(effects.some((e) => e.pid === target1.proc.pid && e.t > lastTermination)).toBe(true)
