@@ -257,20 +257,28 @@ describePg('terminated backends (pg_terminate_backend) on Postgres', () => {
 
     const output = worker.output()
     expect(output).toMatch(/LOG warn PostgresStorage: LISTEN connection lost/)
-    // No drive was stopped: the run went on in the drive that was mid-step.
-    expect(output).not.toMatch(/LOG error/)
     const e = w.effects()
+    // On Node, a pooled connection whose backend was terminated while idle is noticed at once
+    // (its FATAL is read while idle) and replaced before the next write: no drive stops, and the
+    // run goes on in the drive that was mid-step. Bun reads that FATAL only when the next write is
+    // sent on the connection: the write fails, its drive stops, and the worker takes the run over
+    // and finishes it — the interrupted step runs again, no completed step does.
+    const strict = !process.versions.bun
+    if (strict) expect(output).not.toMatch(/LOG error/)
     for (const id of ['run-0', 'run-1']) {
-      expect(
-        ['s1', 's2', 'c1', 's3'].map((step) => count(e, id, step).length),
-        id,
-      ).toEqual([1, 1, 1, 1])
+      if (strict) {
+        expect(
+          ['s1', 's2', 'c1', 's3'].map((step) => count(e, id, step).length),
+          id,
+        ).toEqual([1, 1, 1, 1])
+      }
       expect(new Set(e.filter((x) => x.run === id).map((x) => x.pid))).toEqual(new Set([worker.proc.pid]))
       expect([...(await completions(store, id)).values()], id).toEqual([1, 1, 1, 1])
+      expect((await store.getRun(id))!.status, id).toBe('completed')
     }
   }, 60_000)
 
-  it('terminating a busy worker’s writer and LISTEN backends again and again resends or fails only what was in flight; every run still completes exactly once', async () => {
+  it('terminating a busy worker’s writer and LISTEN backends again and again fails only what was in flight; every run still completes exactly once', async () => {
     const RUNS = 800
     const w = await crashWorkspace(target, 'terminate-busy')
     const store = await w.open()
@@ -307,10 +315,9 @@ describePg('terminated backends (pg_terminate_backend) on Postgres', () => {
     for (const child of [target1, other]) await child.waitFor('DONE', 120_000)
     await Promise.all([target1.exited, other.exited])
 
-    // The terminations hit statements in flight: a batch of plain checkpoints is sent once more
-    // on a new connection, anything else fails and stops its drive (how many depends on timing;
-    // it may be none)...
+    // The terminations hit statements in flight, and drives were stopped by them...
     expect(rounds).toBeGreaterThanOrEqual(3)
+    expect(stoppedDrives()).toBeGreaterThan(0)
     // ...yet the worker reconnected and kept working afterwards...
     const effects = w.effects()
     expect(effects.some((e) => e.pid === target1.proc.pid && e.t > lastTermination)).toBe(true)

@@ -19,7 +19,7 @@ export interface Settle<T> {
 
 /** A queued write. */
 export type WriteJob =
-  | { kind: 'checkpoint'; params: CheckpointParams; settle: Settle<void>; resent?: boolean }
+  | { kind: 'checkpoint'; params: CheckpointParams; settle: Settle<void> }
   | { kind: 'park'; params: ParkParams; settle: Settle<ParkResult>; attempts?: number }
   | { kind: 'release'; params: ReleaseParams; settle: Settle<void> }
 

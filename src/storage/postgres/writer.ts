@@ -166,7 +166,6 @@ export class GroupCommitWriter {
         } catch (error) {
           held.release(error)
           if (this.#held === held) this.#held = undefined
-          if (this.#resend(segments, error)) continue
           // Settling is idempotent: jobs already settled before the failure keep their outcome.
           for (const segment of segments) for (const job of segment.jobs) job.settle.reject(error)
         }
@@ -224,22 +223,6 @@ export class GroupCommitWriter {
     this.#queue.unshift(...retry)
   }
 
-  /**
-   * A batch of plain checkpoints whose connection was lost (its backend terminated — often while
-   * idle, the FATAL only read when the batch was sent) goes out once more on a new connection.
-   * Whether the lost statement committed is unknown, but resending a checkpoint is harmless: a
-   * body applied twice folds to the same state, and a lease already released by the first copy
-   * makes the second fail its fence, as any stale write does. Parks and releases are not resent.
-   */
-  #resend(segments: readonly Segment[], error: unknown): boolean {
-    if (this.#closed || !isConnectionLoss(error)) return false
-    const jobs = segments.flatMap((segment) => segment.jobs)
-    if (!jobs.every((job) => job.kind === 'checkpoint' && !job.resent)) return false
-    for (const job of jobs) (job as WriteJob & { kind: 'checkpoint' }).resent = true
-    this.#queue.unshift(...jobs)
-    return true
-  }
-
   /** Settles a park that matched zero rows; returns true when it should be retried. */
   async #settlePark(held: HeldClient, job: WriteJob & { kind: 'park' }, signal: string): Promise<boolean> {
     const { id, token } = job.params
@@ -259,17 +242,4 @@ export class GroupCommitWriter {
     job.settle.reject(new StorageError(`PostgresStorage park of ${id} kept racing concurrent writes`))
     return false
   }
-}
-
-/** The connection itself failed (terminated backend, reset, closed), not the statement. */
-function isConnectionLoss(error: unknown): boolean {
-  const cause =
-    error instanceof StorageError
-      ? (error.cause as { code?: unknown; message?: unknown } | undefined)
-      : undefined
-  const code = cause?.code ?? (error as { code?: unknown }).code
-  if (code === '57P01' || code === '57P02' || code === '57P03' || code === 'ECONNRESET' || code === 'EPIPE')
-    return true
-  const message = String(cause?.message ?? (error as Error).message ?? '')
-  return /Connection terminated|terminating connection|connection.*(closed|ended)/i.test(message)
 }
