@@ -12,7 +12,6 @@ export default defineConfig({
       { find: /^fluxflow\/sqlite$/, replacement: src('sqlite.ts') },
       { find: /^fluxflow\/bun$/, replacement: src('bun.ts') },
       { find: /^fluxflow\/postgres$/, replacement: src('postgres.ts') },
-      { find: /^fluxflow\/otel$/, replacement: src('otel.ts') },
     ],
   },
   test: {
