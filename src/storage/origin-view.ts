@@ -4,9 +4,16 @@
  */
 import { type CheckpointBody, storedStep, toWorkflowState } from '../codec/checkpoint.js'
 import { defaultSerializer, type Serializer } from '../codec/codec.js'
-import type { WorkflowFilter, WorkflowState, WorkflowStatus } from '../types.js'
+import type { WorkflowFilter, WorkflowState, WorkflowStatus, WorkflowStorage } from '../types.js'
 import { definitionKey, fnv1a64 } from '../util/hash.js'
-import type { FluxStore, ReplacementRun, RunRecord } from './contract.js'
+import type {
+  FluxStore,
+  ListRunsParams,
+  ListRunsResult,
+  ReplacementRun,
+  RunRecord,
+  RunSnapshot,
+} from './contract.js'
 
 /** Turns an origin `WorkflowState` into a run row and one checkpoint holding its whole state. */
 export function stateToReplacement(
@@ -82,4 +89,33 @@ export async function listStates(
   })
   const states = await Promise.all(runs.map((r) => loadState(store, r.id, serializer)))
   return states.filter((s): s is WorkflowState => s !== null)
+}
+
+/**
+ * The origin's `save / load / list / delete`, written once on top of the durable verbs. Every
+ * adapter extends it, so code written against `@gravito/flux`'s storage interface keeps working
+ * on all of them.
+ */
+export abstract class OriginStorageView implements WorkflowStorage {
+  abstract loadRun(id: string): Promise<RunSnapshot | null>
+  abstract listRuns(params: ListRunsParams): Promise<ListRunsResult>
+  abstract deleteRun(id: string): Promise<boolean>
+  abstract replaceRun(params: ReplacementRun): Promise<void>
+
+  /** Overwrites (or creates) a run from an origin `WorkflowState`. */
+  async save(state: WorkflowState): Promise<void> {
+    await this.replaceRun(stateToReplacement(state))
+  }
+
+  async load(id: string): Promise<WorkflowState | null> {
+    return loadState(this as unknown as FluxStore, id)
+  }
+
+  async list(filter?: WorkflowFilter): Promise<WorkflowState[]> {
+    return listStates(this as unknown as FluxStore, filter)
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.deleteRun(id)
+  }
 }

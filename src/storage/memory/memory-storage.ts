@@ -6,7 +6,6 @@
  * live objects. `close()` drops nothing: another engine may still read it.
  */
 import { LeaseLostError } from '../../errors.js'
-import type { WorkflowFilter, WorkflowState, WorkflowStorage } from '../../types.js'
 import {
   ACTIVE_STATUSES,
   type CancelRunParams,
@@ -36,7 +35,7 @@ import {
   type RunSnapshot,
   type SignalRecord,
 } from '../contract.js'
-import { listStates, loadState, stateToReplacement } from '../origin-view.js'
+import { OriginStorageView } from '../origin-view.js'
 
 interface Entry {
   run: RunRecord
@@ -57,7 +56,7 @@ const TERMINAL = new Set(['completed', 'failed', 'rolled_back', 'compensation_fa
  * const engine = new FluxEngine({ storage: new MemoryStorage() })
  * ```
  */
-export class MemoryStorage implements FluxStore, WorkflowStorage {
+export class MemoryStorage extends OriginStorageView implements FluxStore {
   readonly durable = true as const
   readonly #runs = new Map<string, Entry>()
 
@@ -219,24 +218,6 @@ export class MemoryStorage implements FluxStore, WorkflowStorage {
       signals: previous?.signals ?? [],
       seq: checkpoints.reduce((max, c) => Math.max(max, c.seq), 0),
     })
-  }
-
-  // The origin's interface.
-
-  async save(state: WorkflowState): Promise<void> {
-    await this.replaceRun(stateToReplacement(state))
-  }
-
-  async load(id: string): Promise<WorkflowState | null> {
-    return loadState(this, id)
-  }
-
-  async list(filter?: WorkflowFilter): Promise<WorkflowState[]> {
-    return listStates(this, filter)
-  }
-
-  async delete(id: string): Promise<void> {
-    this.#runs.delete(id)
   }
 
   /**

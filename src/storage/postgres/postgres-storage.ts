@@ -8,7 +8,6 @@
  * sql.ts.
  */
 import { StorageError } from '../../errors.js'
-import type { WorkflowFilter, WorkflowState, WorkflowStorage } from '../../types.js'
 import {
   assertIdentifier,
   type CancelRunParams,
@@ -34,7 +33,7 @@ import {
   type RunSnapshot,
   type StoreEvent,
 } from '../contract.js'
-import { listStates, loadState, stateToReplacement } from '../origin-view.js'
+import { OriginStorageView } from '../origin-view.js'
 import { claimCapped } from './claim.js'
 import { createPool, executeSql, type PoolLike } from './driver.js'
 import { migrate } from './migrations.js'
@@ -97,7 +96,7 @@ const BATCH_LIMITS = { maxJobs: 1_000, maxBodyChars: 16 * 1024 * 1024 }
  * await engine.worker({ workflows: [orderFlow], concurrency: 20 }).start()
  * ```
  */
-export class PostgresStorage implements FluxStore, WorkflowStorage {
+export class PostgresStorage extends OriginStorageView implements FluxStore {
   readonly durable = true as const
   /** The schema holding this storage's tables; also the NOTIFY channel. */
   readonly schema: string
@@ -111,6 +110,7 @@ export class PostgresStorage implements FluxStore, WorkflowStorage {
   #applied: readonly number[] = []
 
   constructor(options: PostgresStorageOptions = {}) {
+    super()
     this.schema = assertIdentifier(options.schema ?? 'fluxflow', 'schema name')
     if (options.max !== undefined && !(Number.isInteger(options.max) && options.max > 0))
       throw new TypeError(`PostgresStorage: max must be a positive integer, got ${options.max}`)
@@ -391,24 +391,6 @@ export class PostgresStorage implements FluxStore, WorkflowStorage {
   async subscribe(listener: (event: StoreEvent) => void): Promise<() => Promise<void>> {
     const { notifier } = await this.#session()
     return notifier.subscribe(listener)
-  }
-
-  // The origin's interface.
-
-  async save(state: WorkflowState): Promise<void> {
-    await this.replaceRun(stateToReplacement(state))
-  }
-
-  async load(id: string): Promise<WorkflowState | null> {
-    return loadState(this, id)
-  }
-
-  async list(filter?: WorkflowFilter): Promise<WorkflowState[]> {
-    return listStates(this, filter)
-  }
-
-  async delete(id: string): Promise<void> {
-    await this.deleteRun(id)
   }
 }
 

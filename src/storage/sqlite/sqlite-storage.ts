@@ -14,7 +14,6 @@
 import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { StorageError } from '../../errors.js'
-import type { WorkflowFilter, WorkflowState, WorkflowStorage } from '../../types.js'
 import type {
   CancelRunParams,
   CheckpointParams,
@@ -35,7 +34,7 @@ import type {
   RunRecord,
   RunSnapshot,
 } from '../contract.js'
-import { listStates, loadState, stateToReplacement } from '../origin-view.js'
+import { OriginStorageView } from '../origin-view.js'
 import { claimDue } from './claim.js'
 import { openDatabase, SqliteConnection, type SqliteDatabaseLike } from './driver.js'
 import { asStorageFailure, type BatchedWrite, GroupCommit, type GroupCommitStats } from './group-commit.js'
@@ -87,7 +86,7 @@ const SYNCHRONOUS: ReadonlySet<string> = new Set(['OFF', 'NORMAL', 'FULL', 'EXTR
  * await engine.execute(order, { id: 42 })
  * ```
  */
-export class SqliteStorage implements FluxStore, WorkflowStorage {
+export class SqliteStorage extends OriginStorageView implements FluxStore {
   readonly durable = true as const
   /** The database file (as given; `':memory:'` for a private in-memory database). */
   readonly path: string
@@ -106,6 +105,7 @@ export class SqliteStorage implements FluxStore, WorkflowStorage {
   #state: 'new' | 'open' | 'closed' = 'new'
 
   constructor(options: SqliteStorageOptions = {}) {
+    super()
     this.path = options.path ?? './data/flux.db'
     this.tables = Object.freeze(resolveTables(options))
     this.#sql = buildSql(this.tables)
@@ -237,24 +237,6 @@ export class SqliteStorage implements FluxStore, WorkflowStorage {
 
   replaceRun(params: ReplacementRun): Promise<void> {
     return this.#now((conn) => verbs.replaceRun(conn, this.#sql, params))
-  }
-
-  // The origin's interface.
-
-  async save(state: WorkflowState): Promise<void> {
-    await this.replaceRun(stateToReplacement(state))
-  }
-
-  async load(id: string): Promise<WorkflowState | null> {
-    return loadState(this, id)
-  }
-
-  async list(filter?: WorkflowFilter): Promise<WorkflowState[]> {
-    return listStates(this, filter)
-  }
-
-  async delete(id: string): Promise<void> {
-    await this.deleteRun(id)
   }
 
   // Lifecycle.
