@@ -25,15 +25,8 @@ export async function waitStep(
     duration: now - started,
     wakeAt: wait.timeout !== undefined ? now + wait.timeout : undefined,
   }
-  state.setStep(index, record)
-  let body: string | undefined
-  try {
-    body = state.encodeBody(true)
-  } catch (error) {
-    state.refold()
-    return runner.failFinally(index, { ...record, status: 'running' }, toError(error))
-  }
-  state.tracker.commit()
+  const body = recordSuspension(runner, index, record)
+  if (typeof body !== 'string') return body
   state.status = 'suspended'
   state.waitingFor = wait.signal
   state.wakeAt = wait.timeout !== undefined ? now + wait.timeout : null
@@ -73,15 +66,8 @@ export async function sleepStep(
     wakeAt,
     duration: now - started,
   }
-  state.setStep(index, record)
-  let body: string | undefined
-  try {
-    body = state.encodeBody(true)
-  } catch (error) {
-    state.refold()
-    return runner.failFinally(index, { ...record, status: 'running' }, toError(error))
-  }
-  state.tracker.commit()
+  const body = recordSuspension(runner, index, record)
+  if (typeof body !== 'string') return body
   state.status = 'suspended'
   state.wakeAt = wakeAt
   state.write({ body, release: true })
@@ -150,4 +136,23 @@ export async function continueSuspended(runner: Runner, index: number, record: S
   state.write({ release: true })
   await state.barrier()
   return { kind: 'sleep', wakeAt: due }
+}
+
+/**
+ * Sets the step's suspended record and encodes it with the data the handler changed before it
+ * returned. Data that cannot be stored fails the step instead (the attempt's data is dropped).
+ */
+function recordSuspension(runner: Runner, index: number, record: StoredStep): string | Promise<StepEnd> {
+  const state = runner.state
+  state.setStep(index, record)
+  let body: string | undefined
+  try {
+    body = state.encodeBody(true)
+  } catch (error) {
+    state.refold()
+    return runner.failFinally(index, { ...record, status: 'running' }, toError(error))
+  }
+  state.tracker.commit()
+  // A suspended record always changed, so there is a body.
+  return body!
 }
