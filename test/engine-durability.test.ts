@@ -1,22 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { createWorkflow, Flux, FluxEngine, FluxSilentLogger, MemoryStorage } from '../src/index.js'
+import { createWorkflow, Flux, MemoryStorage } from '../src/index.js'
 import { FakeClock } from '../src/testing/index.js'
-import { testEngine } from './helpers/engine.js'
-
-function engineOn(
-  storage: MemoryStorage,
-  clock: FakeClock,
-  extra: ConstructorParameters<typeof FluxEngine>[0] = {},
-) {
-  return new FluxEngine({
-    storage,
-    clock,
-    logger: new FluxSilentLogger(),
-    leaseMs: 10_000,
-    pollInterval: 500,
-    ...extra,
-  })
-}
+import { engineOn, testEngine } from './helpers/engine.js'
 
 describe('durable sleep', () => {
   it('Flux.sleep parks the run with a stored wake time; execute continues it when due', async () => {

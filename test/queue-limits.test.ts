@@ -13,23 +13,9 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { createWorkflow, FluxEngine, FluxSilentLogger, MemoryStorage } from '../src/index.js'
 import { PostgresStorage } from '../src/postgres.js'
 import { FakeClock } from '../src/testing/index.js'
+import { engineOn } from './helpers/engine.js'
 import { DATABASE_URL, describePg, dropSchema, endAdminPool, uniqueSchema } from './helpers/pg-schema.js'
 import { tempDir } from './helpers/sqlite-temp.js'
-
-function engineOn(
-  storage: MemoryStorage,
-  clock: FakeClock,
-  extra: ConstructorParameters<typeof FluxEngine>[0] = {},
-) {
-  return new FluxEngine({
-    storage,
-    clock,
-    logger: new FluxSilentLogger(),
-    leaseMs: 10_000,
-    pollInterval: 500,
-    ...extra,
-  })
-}
 
 /** A one-step workflow whose step takes `ms` of fake time and records how many run at once, per queue. */
 function meteredFlow(clock: FakeClock, ms: number) {

@@ -15,6 +15,22 @@ export function testEngine(config: FluxEngineConfig = {}) {
   return { engine, clock, storage: storage as MemoryStorage }
 }
 
+/** An engine on a shared store and clock (several engines = several processes), silent, short leases. */
+export function engineOn(
+  storage: MemoryStorage,
+  clock: FakeClock,
+  extra: ConstructorParameters<typeof FluxEngine>[0] = {},
+) {
+  return new FluxEngine({
+    storage,
+    clock,
+    logger: new FluxSilentLogger(),
+    leaseMs: 10_000,
+    pollInterval: 500,
+    ...extra,
+  })
+}
+
 /** A logger that records what it is given. */
 export class RecordingLogger {
   readonly lines: { level: string; message: string; args: unknown[] }[] = []
