@@ -77,8 +77,9 @@ async function completedRuns(store: InspectedStore, workflowName: string): Promi
 /**
  * Terminates backends whose application_name is `appName`; returns their pids.
  * - `all`: every one connected for at least 500 ms;
- * - `busy-writer`: the group-commit writer's while it runs a batch (`applyWrites`, which starts
- *   `WITH w AS (`), and the LISTEN connection.
+ * - `busy-writer`: the group-commit writer's while it runs a write (the statements of
+ *   apply-sql.ts, the only ones with an `upd` CTE);
+ * - `listener`: the LISTEN connection.
  *
  * Both spare connections that may still be in pg-pool's hand-over, clear of a defect reproduced
  * in test/postgres-findings.test.ts: a client that pg-pool hands to the writer or the listener in
@@ -86,12 +87,16 @@ async function completedRuns(store: InspectedStore, workflowName: string): Promi
  * answered a query) crashes the process. `all` spares fresh connections by their age; `busy-writer`
  * touches only connections that have run our statements and never go back to the pool.
  */
-async function terminateBackends(appName: string, which: 'all' | 'busy-writer'): Promise<number[]> {
+async function terminateBackends(
+  appName: string,
+  which: 'all' | 'busy-writer' | 'listener',
+): Promise<number[]> {
   const { rows } = await adminPool().query<{ pid: number; ok: boolean }>(
     `SELECT pid, pg_terminate_backend(pid) AS ok FROM pg_stat_activity
      WHERE application_name = $1 AND CASE $2::text
        WHEN 'all' THEN backend_start <= now() - interval '500 milliseconds'
-       ELSE (state = 'active' AND query LIKE 'WITH w AS (%') OR query LIKE 'LISTEN %'
+       WHEN 'busy-writer' THEN state = 'active' AND query LIKE '%upd AS (%'
+       ELSE query LIKE 'LISTEN %'
      END`,
     [appName, which],
   )
@@ -307,9 +312,14 @@ describePg('terminated backends (pg_terminate_backend) on Postgres', () => {
     while (rounds < 30 && (stoppedDrives() === 0 || rounds < 3)) {
       if ((await completedRuns(store, 'crash-mixed')) > RUNS * 0.7) break
       await new Promise((r) => setTimeout(r, 150 + Math.random() * 150))
-      if ((await terminateBackends(appName, 'busy-writer')).length > 0) {
-        lastTermination = Date.now()
-        rounds++
+      await terminateBackends(appName, 'listener')
+      // A write statement is in flight for about a millisecond at a time: look for one closely.
+      for (let look = 0; look < 200; look++) {
+        if ((await terminateBackends(appName, 'busy-writer')).length > 0) {
+          lastTermination = Date.now()
+          rounds++
+          break
+        }
       }
     }
     for (const child of [target1, other]) await child.waitFor('DONE', 120_000)

@@ -16,8 +16,8 @@ import {
   waitForLockWaiter,
 } from './helpers/pg-schema.js'
 
-/** The writer's statements: `applyWrites` for a batch, `applyOne` for a lone run's writes. */
-const isWrite = (text: string) => text.startsWith('WITH w AS') || text.startsWith('WITH upd AS')
+/** The writer's statements: `applyWrites` for a batch, `applyStep`/`applyRelease`/`applyOne` for a lone run's. */
+const isWrite = (text: string) => /^WITH (w AS|upd AS|cfg AS MATERIALIZED \(SELECT CASE WHEN \$14)/.test(text)
 
 const A = { owner: 'w', token: 'w/1', expiresAt: 9e12 }
 let counting: CountingPool
@@ -125,6 +125,97 @@ describePg('PostgresStorage: group commit', () => {
     expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(StorageError)
     expect(await bodies('r1')).toEqual(['fine'])
     expect(await bodies('r2')).toEqual(['["\\u0000"]'])
+  })
+
+  it('writes a lone run’s full-row checkpoints with the lean statements, with the same effect as applyOne', async () => {
+    const row = { status: 'running', cursor: 1, waitingFor: null, wakeAt: null, error: null } as const
+    // The same writes twice: through the lean statements (all five row fields present) and, with
+    // `error` left out so the lean statements do not fit, through applyOne.
+    for (const [id, lean] of [
+      ['lean', true],
+      ['general', false],
+    ] as const) {
+      await s.createRun({ run: sampleRun(id), lease: A })
+      const before = s.writerStats.lean
+      const step = lean ? row : { status: 'running' as const, cursor: 1, waitingFor: null, wakeAt: null }
+      await s.checkpoint({
+        id,
+        token: 'w/1',
+        now: 5,
+        patch: { ...step, meta: '{"steps":[]}' },
+        body: 'one',
+        leaseExpiresAt: 77,
+      })
+      let run = (await s.getRun(id))!
+      expect([run.status, run.cursor, run.meta, run.leaseExpiresAt, run.updatedAt, run.revision]).toEqual([
+        'running',
+        1,
+        '{"steps":[]}',
+        77,
+        5,
+        2,
+      ])
+      const done = { ...step, status: 'completed' as const, cursor: 3, completedAt: 9 }
+      await Promise.all([
+        s.checkpoint({ id, token: 'w/1', now: 8, patch: { ...step, cursor: 2 }, body: 'two', sync: false }),
+        s.checkpoint({ id, token: 'w/1', now: 9, patch: done, release: true }),
+      ])
+      run = (await s.getRun(id))!
+      expect([
+        run.status,
+        run.cursor,
+        run.completedAt,
+        run.leaseToken,
+        run.leaseExpiresAt,
+        run.revision,
+      ]).toEqual(['completed', 3, 9, null, null, 4])
+      expect(run.meta).toBe('{"steps":[]}')
+      const { rows } = await adminPool().query(
+        `SELECT seq, at, body FROM "${s.schema}".checkpoints WHERE run_id = $1 ORDER BY seq`,
+        [id],
+      )
+      expect(rows).toEqual([
+        { seq: 1, at: '5', body: 'one' },
+        { seq: 2, at: '8', body: 'two' },
+      ])
+      expect(s.writerStats.lean - before).toBe(lean ? 2 : 0)
+      // Fenced like every write: the lease is gone now.
+      await expect(
+        s.checkpoint({ id, token: 'w/1', now: 10, patch: row, body: 'late' }),
+      ).rejects.toBeInstanceOf(LeaseLostError)
+      await expect(
+        s.checkpoint({ id, token: 'w/1', now: 10, patch: { ...done, completedAt: 10 }, release: true }),
+      ).rejects.toBeInstanceOf(LeaseLostError)
+    }
+  })
+
+  it('wakes listeners when a lean release hands a run back due', async () => {
+    await s.createRun({ run: sampleRun('back'), lease: A })
+    const events: unknown[] = []
+    const unsubscribe = await s.subscribe((event) => events.push(event))
+    try {
+      const before = s.writerStats.lean
+      await s.checkpoint({
+        id: 'back',
+        token: 'w/1',
+        now: 3,
+        patch: {
+          status: 'pending',
+          cursor: 0,
+          waitingFor: null,
+          wakeAt: null,
+          error: null,
+          completedAt: null,
+        },
+        body: 'handed back',
+        release: true,
+      })
+      expect(s.writerStats.lean - before).toBe(1)
+      await expect.poll(() => events.length).toBeGreaterThan(0)
+      expect(events[0]).toMatchObject({ kind: 'run', id: 'back' })
+    } finally {
+      await unsubscribe()
+    }
   })
 
   it('settles a run’s promises in call order', async () => {

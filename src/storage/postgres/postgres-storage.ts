@@ -158,7 +158,7 @@ export class PostgresStorage extends OriginStorageView implements FluxStore {
 
   /** Counters of the group-commit writer of the open session (statements sent, writes carried). */
   get writerStats(): WriterStats {
-    return this.#live?.writer.stats ?? { statements: 0, jobs: 0 }
+    return this.#live?.writer.stats ?? { statements: 0, jobs: 0, lean: 0 }
   }
 
   async #open(): Promise<Session> {

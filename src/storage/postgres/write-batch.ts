@@ -200,6 +200,58 @@ const PATCH_BITS: [keyof RunPatch, number][] = [
   ['completedAt', 64],
 ]
 
+/** A single-run batch that one of the lean statements carries (apply-sql.ts). */
+export interface LeanWrite {
+  statement: 'applyStep' | 'applyRelease'
+  /** Every parameter but the channel, which `applyRelease` takes last. */
+  params: unknown[]
+}
+
+/**
+ * The lean statement for this batch, if one fits: one segment, not a park, no consumed signal,
+ * the five row fields the engine always sends, and one body (`applyStep`) or a release with at
+ * most one body (`applyRelease`). Anything else goes through `applyOne` / `applyWrites`.
+ */
+export function leanWrite(segments: readonly Segment[]): LeanWrite | undefined {
+  if (segments.length !== 1) return undefined
+  const s = segments[0]!
+  const p = s.patch
+  if (s.unlessSignal !== null || s.consumes.length > 0 || p.status === undefined || p.cursor === undefined)
+    return undefined
+  if (!('waitingFor' in p && 'wakeAt' in p && 'error' in p)) return undefined
+  const body = s.bodies[0]
+  const row = [
+    s.id,
+    s.token,
+    p.status,
+    p.cursor,
+    p.waitingFor ?? null,
+    p.wakeAt ?? null,
+    p.error ?? null,
+    p.meta ?? null,
+  ]
+  if (s.release) {
+    if (!('completedAt' in p) || s.bodies.length > 1) return undefined
+    return {
+      statement: 'applyRelease',
+      params: [
+        ...row,
+        p.completedAt ?? null,
+        s.now,
+        s.jobs.length,
+        body?.body ?? null,
+        body?.at ?? null,
+        !s.sync,
+      ],
+    }
+  }
+  if (body === undefined || s.bodies.length > 1) return undefined
+  return {
+    statement: 'applyStep',
+    params: [...row, s.leaseExpiresAt, s.now, s.jobs.length, body.body, body.at, !s.sync],
+  }
+}
+
 /** True when `applyOne` can carry this batch: one segment, not a park. */
 export function isSingle(segments: readonly Segment[]): boolean {
   return segments.length === 1 && segments[0]!.unlessSignal === null

@@ -25,6 +25,7 @@ import {
   type BatchLimits,
   batchParams,
   isSingle,
+  leanWrite,
   nulField,
   type Segment,
   singleParams,
@@ -50,6 +51,8 @@ export interface WriterStats {
   statements: number
   /** Jobs carried by them. */
   jobs: number
+  /** Statements that were one of the lean single-run ones (`applyStep`, `applyRelease`). */
+  lean: number
 }
 
 /** The group-commit queue of one storage. */
@@ -64,7 +67,7 @@ export class GroupCommitWriter {
   #held: HeldClient | undefined
   #idleTimer: ReturnType<typeof setTimeout> | undefined
   #closed = false
-  readonly stats: WriterStats = { statements: 0, jobs: 0 }
+  readonly stats: WriterStats = { statements: 0, jobs: 0, lean: 0 }
 
   constructor(pool: PoolLike, sql: Statements, channel: string, limits: BatchLimits) {
     this.#pool = pool
@@ -186,22 +189,32 @@ export class GroupCommitWriter {
   async #flush(held: HeldClient, segments: Segment[]): Promise<void> {
     this.stats.statements++
     this.stats.jobs += segments.reduce((n, s) => n + s.jobs.length, 0)
-    // A lone segment (a run executing by itself) takes the lean statement.
-    const { rows } = isSingle(segments)
+    // A lone segment (a run executing by itself) takes the leanest statement that fits it.
+    const lean = leanWrite(segments)
+    if (lean) this.stats.lean++
+    const { rows } = lean
       ? await executeSql(
           held.client,
-          this.#sql.applyOne,
-          [...singleParams(segments[0]!), this.#channel],
+          this.#sql[lean.statement],
+          lean.statement === 'applyRelease' ? [...lean.params, this.#channel] : lean.params,
           'checkpoint',
           true,
         )
-      : await executeSql(
-          held.client,
-          this.#sql.applyWrites,
-          [...batchParams(segments), this.#channel],
-          'checkpoint',
-          true,
-        )
+      : isSingle(segments)
+        ? await executeSql(
+            held.client,
+            this.#sql.applyOne,
+            [...singleParams(segments[0]!), this.#channel],
+            'checkpoint',
+            true,
+          )
+        : await executeSql(
+            held.client,
+            this.#sql.applyWrites,
+            [...batchParams(segments), this.#channel],
+            'checkpoint',
+            true,
+          )
     const matched = new Set(rows.map((r: { id: string }) => r.id))
     const retry: WriteJob[] = []
     for (const segment of segments) {
