@@ -52,7 +52,7 @@ export async function sqliteLargeDocFloor(
   // With `serialize`, each step stringifies the document object first, as anything storing a
   // step's output must; without it, the floor inserts a string it was handed.
   const object = JSON.parse(doc) as unknown
-  const label = options.serialize ? 'JSON.stringify + INSERT' : 'INSERT'
+  const label = options.serialize ? '(JSON.stringify + INSERT)' : 'INSERT of a ready string'
   return withDatabase(options.dir, (insert) =>
     measure(
       `better-sqlite3 floor: 5 × 100 KB ${label} (${workflows.toLocaleString('en-US')})`,
