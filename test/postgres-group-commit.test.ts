@@ -218,6 +218,34 @@ describePg('PostgresStorage: group commit', () => {
     }
   })
 
+  it('creates the runs started together in one statement; of two with one id, the first is created', async () => {
+    await s.checkpoint({ id: 'none', token: 'w/1', now: 0, patch: {} }).catch(() => undefined) // opens the writer
+    counting.reset()
+    const before = s.writerStats.createStatements
+    const results = await Promise.all([
+      ...Array.from({ length: 50 }, (_, i) => s.createRun({ run: sampleRun(`c${i}`), lease: A })),
+      s.createRun({ run: sampleRun('twin', { input: '"first"' }), lease: A }),
+      s.createRun({ run: sampleRun('twin', { input: '"second"' }), lease: A }),
+      s.createRun({ run: sampleRun('queued', { status: 'pending' }) }),
+    ])
+    expect(s.writerStats.createStatements - before).toBe(1)
+    expect(counting.texts.filter((x) => x.includes('INSERT INTO') || x.startsWith('WITH cfg')).length).toBe(1)
+    expect(results.map((r) => r.created)).toEqual([...Array(51).fill(true), false, true])
+    // The loser reads the winner's row.
+    expect([results[50]!.run.input, results[51]!.run.input]).toEqual(['"first"', '"first"'])
+    expect((await s.getRun('c49'))!.leaseToken).toBe('w/1')
+    expect((await s.getRun('queued'))!.status).toBe('pending')
+    // A create whose row cannot be stored fails alone.
+    const mixed = await Promise.allSettled([
+      s.createRun({ run: sampleRun('fine'), lease: A }),
+      s.createRun({ run: sampleRun('bad', { input: '"nul \0"' }), lease: A }),
+    ])
+    expect(mixed.map((r) => r.status)).toEqual(['fulfilled', 'rejected'])
+    expect((mixed[1] as PromiseRejectedResult).reason).toBeInstanceOf(StorageError)
+    expect(String((mixed[1] as PromiseRejectedResult).reason)).toContain('input')
+    expect(await s.getRun('bad')).toBeNull()
+  })
+
   it('settles a run’s promises in call order', async () => {
     await s.createRun({ run: sampleRun('r1'), lease: A })
     const order: number[] = []

@@ -42,6 +42,7 @@ import {
   byDueOrder,
   hasNul,
   prefixPattern,
+  RUN_FIELDS,
   type RunRow,
   runParams,
   type SnapshotRow,
@@ -158,7 +159,7 @@ export class PostgresStorage extends OriginStorageView implements FluxStore {
 
   /** Counters of the group-commit writer of the open session (statements sent, writes carried). */
   get writerStats(): WriterStats {
-    return this.#live?.writer.stats ?? { statements: 0, jobs: 0, lean: 0 }
+    return this.#live?.writer.stats ?? { statements: 0, jobs: 0, lean: 0, createStatements: 0, creates: 0 }
   }
 
   async #open(): Promise<Session> {
@@ -202,20 +203,21 @@ export class PostgresStorage extends OriginStorageView implements FluxStore {
   }
 
   async createRun({ run, lease, sync }: CreateRunParams): Promise<CreateRunResult> {
-    const leaseColumns = {
+    const row = runParams(run, {
       leaseOwner: lease?.owner ?? null,
       leaseToken: lease?.token ?? null,
       leaseExpiresAt: lease?.expiresAt ?? null,
-    }
+    })
+    const field = row.findIndex((value) => typeof value === 'string' && hasNul(value))
+    if (field >= 0)
+      throw new StorageError(
+        `PostgresStorage cannot store ${RUN_FIELDS[field]} of a run: it contains a NUL character`,
+      )
+    const writer = this.#live?.writer ?? (await this.#session()).writer
     // A conflicting row can vanish (deleteRun) between our INSERT and our read: then insert again.
     for (let attempt = 0; attempt < 3; attempt++) {
-      const inserted = await this.#query(
-        run.status === 'pending' ? this.#sql.insertRun : this.#sql.insertRunQuiet,
-        [...runParams(run, leaseColumns), this.schema, sync === false],
-        'createRun',
-      )
       // The row is exactly what we sent: build the record here rather than shipping it back.
-      if (inserted.rows.length > 0) return { created: true, run: newRunRecord(run, lease) }
+      if (await writer.create(row, sync !== false)) return { created: true, run: newRunRecord(run, lease) }
       const existing = await this.getRun(run.id)
       if (existing) return { created: false, run: existing }
     }

@@ -88,7 +88,31 @@ export function toSnapshot(row: SnapshotRow): RunSnapshot {
   }
 }
 
-/** Parameters $1..$20 of `insertRun` / `replaceRun`, in column order. */
+/** What each of {@link runParams} is, for error messages. */
+export const RUN_FIELDS = [
+  'id',
+  'workflowName',
+  'workflowVersion',
+  'definitionHash',
+  'definitionKey',
+  'status',
+  'queue',
+  'priority',
+  'input',
+  'cursor',
+  'waitingFor',
+  'wakeAt',
+  'leaseOwner',
+  'leaseToken',
+  'leaseExpiresAt',
+  'error',
+  'meta',
+  'createdAt',
+  'updatedAt',
+  'completedAt',
+] as const
+
+/** A run row's values in column order: one row of `createRuns`, $1..$20 of `replaceRun`. */
 export function runParams(run: NewRun | RunRecord, lease: LeaseColumns): unknown[] {
   return [
     run.id,

@@ -83,39 +83,56 @@ export function buildStatements(schema: string) {
     migrations: migrations(s),
 
     /**
-     * createRun. `ON CONFLICT DO NOTHING` never overwrites. When the row already exists this
-     * returns nothing, and the caller reads the row with `getRun` in a new statement: a snapshot
-     * taken by this statement may predate a concurrent creator's commit, so it cannot read it here.
+     * createRun, for every run whose creation queued up while the writer's previous statement was
+     * in flight (group commit, as for checkpoints; writer.ts): one multi-row INSERT. `ON CONFLICT
+     * DO NOTHING` never overwrites, and within one statement the first of two rows with one id
+     * wins. RETURNING names the rows inserted; for any other, the caller reads the existing row
+     * with `getRun` in a new statement (this statement's snapshot may predate a concurrent
+     * creator's commit). New `pending` runs are announced by NOTIFY. `cfg` is joined to the rows,
+     * so the commit mode is set whenever anything is written.
+     * Params: $1..$20 one array per column (RUN_INSERT_COLUMNS order), $21 relaxed commit,
+     * $22 channel.
      */
-    insertRun: `WITH inserted AS (
+    /** `createRuns` for a lone create (the sequential case): scalar parameters, same outcome. */
+    createOne: `WITH cfg AS MATERIALIZED (
+        SELECT CASE WHEN $21::bool THEN set_config('synchronous_commit', 'off', true) END AS v
+      ), inserted AS (
         INSERT INTO ${s}.runs (${RUN_INSERT_COLUMNS}, revision)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, 1)
+        SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, 1
+        FROM cfg
         ON CONFLICT (id) DO NOTHING
         RETURNING id, status, wake_at
       ), ping AS (
-        SELECT pg_notify($21, ${PAYLOAD(`CASE WHEN wake_at IS NULL THEN 'run' ELSE 'timer' END`, 'id')})
+        SELECT pg_notify($22, ${PAYLOAD(`CASE WHEN wake_at IS NULL THEN 'run' ELSE 'timer' END`, 'id')})
         FROM inserted WHERE status = 'pending'
-      ), cfg AS (
-        -- \`sync: false\`: this statement's commit need not wait for the WAL flush (see applyWrites).
-        SELECT CASE WHEN $22::bool THEN set_config('synchronous_commit', 'off', true) END AS v
       )
-      SELECT inserted.id, (SELECT count(*) FROM ping) AS notified, (SELECT v FROM cfg) AS relaxed
-      FROM inserted`,
+      SELECT inserted.id, (SELECT count(*) FROM ping) AS notified FROM inserted`,
 
-    /**
-     * createRun of a run that is not pending (`execute`/`start` create it already leased by the
-     * caller): nothing to notify, so a plain INSERT. The commit mode is set first (\`cfg\` is
-     * materialised and feeds the INSERT), as in applyWrites. Same parameters as insertRun, $21
-     * unused.
-     */
-    insertRunQuiet: `WITH cfg AS MATERIALIZED (
-        SELECT CASE WHEN $22::bool THEN set_config('synchronous_commit', 'off', true) END AS v
+    /** `createOne` of a run that is not `pending`: nothing to announce, so a bare INSERT ($22 unused). */
+    createOneQuiet: `WITH cfg AS MATERIALIZED (
+        SELECT CASE WHEN $21::bool THEN set_config('synchronous_commit', 'off', true) END AS v
       )
       INSERT INTO ${s}.runs (${RUN_INSERT_COLUMNS}, revision)
       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, 1
-      FROM cfg WHERE $21::text IS NOT NULL
+      FROM cfg WHERE $22::text IS NOT NULL
       ON CONFLICT (id) DO NOTHING
       RETURNING id`,
+
+    createRuns: `WITH cfg AS MATERIALIZED (
+        SELECT CASE WHEN $21::bool THEN set_config('synchronous_commit', 'off', true) END AS v
+      ), inserted AS (
+        INSERT INTO ${s}.runs (${RUN_INSERT_COLUMNS}, revision)
+        SELECT n.*, 1 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+            $7::text[], $8::float8[], $9::text[], $10::int[], $11::text[], $12::bigint[], $13::text[],
+            $14::text[], $15::bigint[], $16::text[], $17::text[], $18::bigint[], $19::bigint[],
+            $20::bigint[]) AS n, cfg
+        ON CONFLICT (id) DO NOTHING
+        RETURNING id, status, wake_at
+      ), ping AS (
+        SELECT pg_notify($22, ${PAYLOAD(`CASE WHEN wake_at IS NULL THEN 'run' ELSE 'timer' END`, 'id')})
+        FROM inserted WHERE status = 'pending'
+      )
+      SELECT inserted.id, (SELECT count(*) FROM ping) AS notified FROM inserted`,
 
     getRun: `SELECT ${runColumns()} FROM ${s}.runs WHERE id = $1`,
 

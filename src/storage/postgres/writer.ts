@@ -53,6 +53,17 @@ export interface WriterStats {
   jobs: number
   /** Statements that were one of the lean single-run ones (`applyStep`, `applyRelease`). */
   lean: number
+  /** `createRuns` statements sent. */
+  createStatements: number
+  /** Runs created or found existing by them. */
+  creates: number
+}
+
+/** A queued create: the run row's values in column order (`runParams`). */
+interface CreateJob {
+  row: unknown[]
+  sync: boolean
+  settle: { resolve(created: boolean): void; reject(e: unknown): void }
 }
 
 /** The group-commit queue of one storage. */
@@ -62,12 +73,13 @@ export class GroupCommitWriter {
   readonly #channel: string
   readonly #limits: BatchLimits
   readonly #queue: WriteJob[] = []
+  readonly #creates: CreateJob[] = []
   #draining: Promise<void> | undefined
   /** The connection every statement of this writer goes through; dropped after IDLE_MS unused. */
   #held: HeldClient | undefined
   #idleTimer: ReturnType<typeof setTimeout> | undefined
   #closed = false
-  readonly stats: WriterStats = { statements: 0, jobs: 0, lean: 0 }
+  readonly stats: WriterStats = { statements: 0, jobs: 0, lean: 0, createStatements: 0, creates: 0 }
 
   constructor(pool: PoolLike, sql: Statements, channel: string, limits: BatchLimits) {
     this.#pool = pool
@@ -100,9 +112,30 @@ export class GroupCommitWriter {
         return
       }
       this.#queue.push(job)
-      // Start on a microtask: calls issued in the same tick then share the first statement.
-      if (!this.#draining) this.#draining = Promise.resolve().then(() => this.#drain())
+      this.#wake()
     })
+  }
+
+  /**
+   * Queues the creation of a run (`row`: its values in column order, checked for NUL by the
+   * caller). Resolves true when this call inserted it, false when a run with that id existed.
+   * Creates that queue up together go out as one `createRuns` statement, before the batch of
+   * writes queued with them: no run's write can be queued before its own create has resolved.
+   */
+  create(row: unknown[], sync: boolean): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) => {
+      if (this.#closed) {
+        reject(new StorageError('PostgresStorage is closed'))
+        return
+      }
+      this.#creates.push({ row, sync, settle: { resolve, reject } })
+      this.#wake()
+    })
+  }
+
+  /** Starts a drain on a microtask: calls issued in the same tick then share the first statement. */
+  #wake(): void {
+    if (!this.#draining) this.#draining = Promise.resolve().then(() => this.#drain())
   }
 
   /** Resolves once every queued write has settled. */
@@ -154,14 +187,26 @@ export class GroupCommitWriter {
   async #drain(): Promise<void> {
     clearTimeout(this.#idleTimer)
     try {
-      while (this.#queue.length > 0) {
+      while (this.#queue.length > 0 || this.#creates.length > 0) {
         let held: HeldClient
         try {
           held = await this.#connection()
         } catch (error) {
           // No connection at all: fail what is queued rather than spin.
           for (const job of this.#queue.splice(0)) job.settle.reject(error)
+          for (const job of this.#creates.splice(0)) job.settle.reject(error)
           break
+        }
+        if (this.#creates.length > 0) {
+          const creates = this.#creates.splice(0, this.#limits.maxJobs)
+          try {
+            await this.#flushCreates(held, creates)
+          } catch (error) {
+            held.release(error)
+            if (this.#held === held) this.#held = undefined
+            for (const job of creates) job.settle.reject(error)
+          }
+          continue
         }
         const segments = takeBatch(this.#queue, this.#limits)
         try {
@@ -176,13 +221,37 @@ export class GroupCommitWriter {
     } finally {
       this.#draining = undefined
       // A job enqueued while the finally block ran found #draining set and did not start a drain.
-      if (this.#queue.length > 0) this.#draining = Promise.resolve().then(() => this.#drain())
+      if (this.#queue.length > 0 || this.#creates.length > 0) this.#wake()
       else if (this.#held && !this.#closed) {
         this.#idleTimer = setTimeout(() => {
           if (!this.#draining) this.#dropConnection()
         }, IDLE_MS)
         this.#idleTimer.unref?.()
       }
+    }
+  }
+
+  async #flushCreates(held: HeldClient, creates: CreateJob[]): Promise<void> {
+    this.stats.createStatements++
+    this.stats.creates += creates.length
+    // A lone create (a run started by itself) takes a scalar statement; one that is not `pending`
+    // (execute, start: created leased by the caller) has nothing to announce.
+    const lone = creates.length === 1 ? creates[0]!.row : undefined
+    const [text, values] = lone
+      ? [lone[5] === 'pending' ? this.#sql.createOne : this.#sql.createOneQuiet, lone]
+      : [this.#sql.createRuns, creates[0]!.row.map((_, i) => creates.map((c) => c.row[i]))]
+    const { rows } = await executeSql(
+      held.client,
+      text,
+      [...values, creates.every((c) => !c.sync), this.#channel],
+      'createRun',
+      true,
+    )
+    const inserted = new Set(rows.map((r: { id: string }) => r.id))
+    // Two creates of one id in one statement: the first row was inserted, the second found it.
+    for (const job of creates) {
+      const id = job.row[0] as string
+      job.settle.resolve(inserted.delete(id))
     }
   }
 
