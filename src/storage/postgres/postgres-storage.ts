@@ -41,9 +41,10 @@ import { Notifier } from './notifier.js'
 import {
   byDueOrder,
   hasNul,
-  prefixPattern,
-  RUN_FIELDS,
+  listParams,
+  nulRunField,
   type RunRow,
+  replaceParams,
   runParams,
   type SnapshotRow,
   toRunRecord,
@@ -208,11 +209,9 @@ export class PostgresStorage extends OriginStorageView implements FluxStore {
       leaseToken: lease?.token ?? null,
       leaseExpiresAt: lease?.expiresAt ?? null,
     })
-    const field = row.findIndex((value) => typeof value === 'string' && hasNul(value))
-    if (field >= 0)
-      throw new StorageError(
-        `PostgresStorage cannot store ${RUN_FIELDS[field]} of a run: it contains a NUL character`,
-      )
+    const field = nulRunField(row)
+    if (field)
+      throw new StorageError(`PostgresStorage cannot store ${field} of a run: it contains a NUL character`)
     const writer = this.#live?.writer ?? (await this.#session()).writer
     // A conflicting row can vanish (deleteRun) between our INSERT and our read: then insert again.
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -240,21 +239,8 @@ export class PostgresStorage extends OriginStorageView implements FluxStore {
 
   async listRuns(params: ListRunsParams): Promise<ListRunsResult> {
     if (hasNul(params.idPrefix ?? '') || hasNul(params.workflowName ?? '')) return { runs: [], total: 0 }
-    const { rows } = await this.#query(
-      this.#sql.listRuns,
-      [
-        params.workflowName ?? null,
-        params.statuses ? [...params.statuses] : null,
-        params.idPrefix !== undefined ? prefixPattern(params.idPrefix) : null,
-        params.createdAfter ?? null,
-        params.createdBefore ?? null,
-        params.limit === undefined ? null : Math.max(0, Math.floor(params.limit)),
-        Math.max(0, Math.floor(params.offset ?? 0)),
-      ],
-      'listRuns',
-      // Not prepared: its optional filters want a plan made for the values at hand.
-      false,
-    )
+    // Not prepared: its optional filters want a plan made for the values at hand.
+    const { rows } = await this.#query(this.#sql.listRuns, listParams(params), 'listRuns', false)
     const total = Number((rows[0] as { total: string } | undefined)?.total ?? 0)
     const runs = (rows as (RunRow & { total: string })[])
       .filter((r) => r.id !== null)
@@ -370,18 +356,7 @@ export class PostgresStorage extends OriginStorageView implements FluxStore {
   }
 
   async replaceRun({ run, checkpoints }: ReplacementRun): Promise<void> {
-    await this.#query(
-      this.#sql.replaceRun,
-      [
-        ...runParams(run, run),
-        run.revision,
-        checkpoints.reduce((max, c) => Math.max(max, c.seq), 0),
-        checkpoints.map((c) => c.seq),
-        checkpoints.map((c) => c.at),
-        checkpoints.map((c) => c.body),
-      ],
-      'replaceRun',
-    )
+    await this.#query(this.#sql.replaceRun, replaceParams(run, checkpoints), 'replaceRun')
   }
 
   /**

@@ -8,7 +8,14 @@
  */
 import { StorageError } from '../../errors.js'
 import type { WorkflowStatus } from '../../types.js'
-import type { CheckpointRecord, NewRun, RunRecord, RunSnapshot, SignalRecord } from '../contract.js'
+import type {
+  CheckpointRecord,
+  ListRunsParams,
+  NewRun,
+  RunRecord,
+  RunSnapshot,
+  SignalRecord,
+} from '../contract.js'
 
 /** A `runs` row as `pg` returns it. */
 export interface RunRow {
@@ -89,7 +96,7 @@ export function toSnapshot(row: SnapshotRow): RunSnapshot {
 }
 
 /** What each of {@link runParams} is, for error messages. */
-export const RUN_FIELDS = [
+const RUN_FIELDS = [
   'id',
   'workflowName',
   'workflowVersion',
@@ -162,4 +169,35 @@ export function byDueOrder(a: RunRecord, b: RunRecord): number {
     a.createdAt - b.createdAt ||
     (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
   )
+}
+
+/** The field of a run row (from {@link runParams}) holding U+0000, which Postgres text cannot store. */
+export function nulRunField(row: readonly unknown[]): string | undefined {
+  const index = row.findIndex((value) => typeof value === 'string' && hasNul(value))
+  return index >= 0 ? RUN_FIELDS[index] : undefined
+}
+
+/** Parameters of `replaceRun`: the row, its revision, last seq and checkpoints. */
+export function replaceParams(run: RunRecord, checkpoints: readonly CheckpointRecord[]): unknown[] {
+  return [
+    ...runParams(run, run),
+    run.revision,
+    checkpoints.reduce((max, c) => Math.max(max, c.seq), 0),
+    checkpoints.map((c) => c.seq),
+    checkpoints.map((c) => c.at),
+    checkpoints.map((c) => c.body),
+  ]
+}
+
+/** Parameters $1..$7 of `listRuns` (all filters nullable). */
+export function listParams(params: ListRunsParams): unknown[] {
+  return [
+    params.workflowName ?? null,
+    params.statuses ? [...params.statuses] : null,
+    params.idPrefix !== undefined ? prefixPattern(params.idPrefix) : null,
+    params.createdAfter ?? null,
+    params.createdBefore ?? null,
+    params.limit === undefined ? null : Math.max(0, Math.floor(params.limit)),
+    Math.max(0, Math.floor(params.offset ?? 0)),
+  ]
 }
