@@ -48,12 +48,46 @@ afterAll(async () => {
   await endAdminPool()
 })
 
+/** Every migration version, in order. */
+const ALL_VERSIONS = [1, 2, 3, 4]
+
 describePg('PostgresStorage: migrations', () => {
+  it('brings a schema of the previous version up to date, keeping its runs claimable', async () => {
+    const schema = uniqueSchema()
+    const first = storage({ schema })
+    await first.init()
+    await first.createRun({ run: sampleRun('old', { status: 'pending' }) })
+    await first.close()
+    // Back to version 3: the claim index it had, and no record of version 4.
+    await adminPool().query(`DROP INDEX "${schema}".runs_claim_idx`)
+    await adminPool().query(
+      `CREATE INDEX runs_due_idx ON "${schema}".runs (definition_key, priority DESC, (coalesce(wake_at, created_at)))
+       WHERE status IN ('pending', 'running', 'rolling_back', 'suspended')`,
+    )
+    await adminPool().query(`DELETE FROM "${schema}".migrations WHERE version = 4`)
+    const second = storage({ schema })
+    await second.init()
+    expect(second.appliedMigrations).toEqual([4])
+    const { rows } = await adminPool().query(
+      `SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND indexname IN ('runs_due_idx', 'runs_claim_idx')`,
+      [schema],
+    )
+    expect(rows.map((r: { indexname: string }) => r.indexname)).toEqual(['runs_claim_idx'])
+    const claimed = await second.claimDue({
+      lease: { owner: 'w', token: 'w/1', expiresAt: 9e12 },
+      now: 9e12 - 1,
+      definitionKeys: [sampleRun('x').definitionKey],
+      limit: 5,
+    })
+    expect(claimed.map((c) => c.run.id)).toEqual(['old'])
+    await second.close()
+  })
+
   it('migrates once when several storages initialise the same schema at the same moment', async () => {
     const schema = uniqueSchema()
     const stores = [1, 2, 3, 4].map(() => storage({ schema, max: 2 }))
     await Promise.all(stores.map((s) => s.init()))
-    expect(await versions(schema)).toEqual([1, 2, 3])
+    expect(await versions(schema)).toEqual(ALL_VERSIONS)
     await Promise.all(stores.map((s) => s.close()))
   })
 
@@ -67,8 +101,8 @@ describePg('PostgresStorage: migrations', () => {
     const outputs = await Promise.all(children)
     const applied = outputs.map((o) => JSON.parse(o.stdout.trim()) as number[])
     // Exactly one process applied the migrations; the other waited on the lock and found them done.
-    expect(applied.flat().sort()).toEqual([1, 2, 3])
-    expect(await versions(schema)).toEqual([1, 2, 3])
+    expect(applied.flat().sort()).toEqual(ALL_VERSIONS)
+    expect(await versions(schema)).toEqual(ALL_VERSIONS)
   })
 
   it('is idempotent across restarts', async () => {
@@ -80,7 +114,7 @@ describePg('PostgresStorage: migrations', () => {
     const second = storage({ schema })
     await second.init()
     expect((await second.getRun('kept'))?.id).toBe('kept')
-    expect(await versions(schema)).toEqual([1, 2, 3])
+    expect(await versions(schema)).toEqual(ALL_VERSIONS)
     await second.close()
   })
 })

@@ -45,13 +45,24 @@ export function claimStatements(s: string) {
      * between them instead of queueing on the same ones; a row another claimer committed after
      * our snapshot is re-checked against the lease predicate before it is locked, so it is never
      * taken twice. Snapshots are then read with `loadRuns` (see claimRun for why not here).
+     * Each definition key is read by its own subquery from `runs_claim_idx`, whose order is the
+     * claim order, so a claim reads its limit's worth of candidates (plus the ones it skips: runs
+     * leased to others, waits without a signal, timers not yet due) instead of sorting the
+     * backlog; the union of the keys is then ordered and cut at the limit. Rows a subquery locked
+     * but the final LIMIT cut stay locked until this statement commits; other claimers skip them
+     * meanwhile.
      */
     claimDue: `WITH due AS (
-        SELECT r.id FROM ${s}.runs r
-        WHERE ${DUE(s)}
-        ORDER BY ${CLAIM_ORDER}
+        SELECT d.id FROM unnest($1::text[]) AS k(key) CROSS JOIN LATERAL (
+          SELECT r.id, r.priority, coalesce(r.wake_at, r.created_at) AS due_at, r.created_at
+          FROM ${s}.runs r
+          WHERE r.definition_key = k.key AND ${DUE(s)}
+          ORDER BY ${CLAIM_ORDER}
+          LIMIT $6
+          FOR UPDATE SKIP LOCKED
+        ) d
+        ORDER BY d.priority DESC, d.due_at, d.created_at, d.id
         LIMIT $6
-        FOR UPDATE SKIP LOCKED
       )
       ${TAKE(s)}`,
 
