@@ -12,6 +12,7 @@ export default defineConfig({
       { find: /^fluxflow\/sqlite$/, replacement: src('sqlite.ts') },
       { find: /^fluxflow\/bun$/, replacement: src('bun.ts') },
       { find: /^fluxflow\/postgres$/, replacement: src('postgres.ts') },
+      { find: /^fluxflow\/otel$/, replacement: src('otel.ts') },
     ],
   },
   test: {
