@@ -20,7 +20,7 @@ export const PAYLOAD = (kind: string, id: string) =>
   `json_build_object('kind', ${kind}, 'id', CASE WHEN octet_length(${id}) <= 1024 THEN ${id} END)::text`
 
 /** `synchronous_commit = off` for this statement's own transaction when `flag` is true (see applyWrites). */
-const RELAXED = (flag: string) =>
+export const RELAXED = (flag: string) =>
   `cfg AS MATERIALIZED (SELECT CASE WHEN ${flag}::bool THEN set_config('synchronous_commit', 'off', true) END AS v)`
 
 /** The run-row columns every engine checkpoint sets ($3..$8 of the lean statements). */

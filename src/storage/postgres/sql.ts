@@ -9,7 +9,7 @@
  * Atomicity strategy, verb by verb, is documented beside each statement.
  */
 import { assertIdentifier } from '../contract.js'
-import { PAYLOAD, writeStatements } from './apply-sql.js'
+import { PAYLOAD, RELAXED, writeStatements } from './apply-sql.js'
 import { claimStatements } from './claim-sql.js'
 import { migrations } from './schema-sql.js'
 
@@ -52,6 +52,24 @@ const LIST_FILTER = `($1::text IS NULL OR workflow_name = $1::text)
   AND ($4::bigint IS NULL OR created_at >= $4::bigint)
   AND ($5::bigint IS NULL OR created_at < $5::bigint)`
 
+/**
+ * A create statement: inserts `rows` (a SELECT of the run columns then the revision, joined to
+ * `cfg` so the commit mode is set whenever a row is written), never over an existing run, and
+ * announces the new `pending` ones. $21 relaxed commit, $22 channel.
+ */
+function createStatement(s: string, rows: string): string {
+  return `WITH ${RELAXED('$21')}, inserted AS (
+        INSERT INTO ${s}.runs (${RUN_INSERT_COLUMNS}, revision)
+        ${rows}
+        ON CONFLICT (id) DO NOTHING
+        RETURNING id, status, wake_at
+      ), ping AS (
+        SELECT pg_notify($22, ${PAYLOAD(`CASE WHEN wake_at IS NULL THEN 'run' ELSE 'timer' END`, 'id')})
+        FROM inserted WHERE status = 'pending'
+      )
+      SELECT inserted.id, (SELECT count(*) FROM ping) AS notified FROM inserted`
+}
+
 /** One numbered migration: applied once, in order, inside the migration transaction. */
 export type { Migration } from './schema-sql.js'
 
@@ -93,46 +111,27 @@ export function buildStatements(schema: string) {
      * Params: $1..$20 one array per column (RUN_INSERT_COLUMNS order), $21 relaxed commit,
      * $22 channel.
      */
+    createRuns: createStatement(
+      s,
+      `SELECT n.*, 1 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+            $7::text[], $8::float8[], $9::text[], $10::int[], $11::text[], $12::bigint[], $13::text[],
+            $14::text[], $15::bigint[], $16::text[], $17::text[], $18::bigint[], $19::bigint[],
+            $20::bigint[]) AS n, cfg`,
+    ),
+
     /** `createRuns` for a lone create (the sequential case): scalar parameters, same outcome. */
-    createOne: `WITH cfg AS MATERIALIZED (
-        SELECT CASE WHEN $21::bool THEN set_config('synchronous_commit', 'off', true) END AS v
-      ), inserted AS (
-        INSERT INTO ${s}.runs (${RUN_INSERT_COLUMNS}, revision)
-        SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, 1
-        FROM cfg
-        ON CONFLICT (id) DO NOTHING
-        RETURNING id, status, wake_at
-      ), ping AS (
-        SELECT pg_notify($22, ${PAYLOAD(`CASE WHEN wake_at IS NULL THEN 'run' ELSE 'timer' END`, 'id')})
-        FROM inserted WHERE status = 'pending'
-      )
-      SELECT inserted.id, (SELECT count(*) FROM ping) AS notified FROM inserted`,
+    createOne: createStatement(
+      s,
+      'SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, 1 FROM cfg',
+    ),
 
     /** `createOne` of a run that is not `pending`: nothing to announce, so a bare INSERT ($22 unused). */
-    createOneQuiet: `WITH cfg AS MATERIALIZED (
-        SELECT CASE WHEN $21::bool THEN set_config('synchronous_commit', 'off', true) END AS v
-      )
+    createOneQuiet: `WITH ${RELAXED('$21')}
       INSERT INTO ${s}.runs (${RUN_INSERT_COLUMNS}, revision)
       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, 1
       FROM cfg WHERE $22::text IS NOT NULL
       ON CONFLICT (id) DO NOTHING
       RETURNING id`,
-
-    createRuns: `WITH cfg AS MATERIALIZED (
-        SELECT CASE WHEN $21::bool THEN set_config('synchronous_commit', 'off', true) END AS v
-      ), inserted AS (
-        INSERT INTO ${s}.runs (${RUN_INSERT_COLUMNS}, revision)
-        SELECT n.*, 1 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-            $7::text[], $8::float8[], $9::text[], $10::int[], $11::text[], $12::bigint[], $13::text[],
-            $14::text[], $15::bigint[], $16::text[], $17::text[], $18::bigint[], $19::bigint[],
-            $20::bigint[]) AS n, cfg
-        ON CONFLICT (id) DO NOTHING
-        RETURNING id, status, wake_at
-      ), ping AS (
-        SELECT pg_notify($22, ${PAYLOAD(`CASE WHEN wake_at IS NULL THEN 'run' ELSE 'timer' END`, 'id')})
-        FROM inserted WHERE status = 'pending'
-      )
-      SELECT inserted.id, (SELECT count(*) FROM ping) AS notified FROM inserted`,
 
     getRun: `SELECT ${runColumns()} FROM ${s}.runs WHERE id = $1`,
 
