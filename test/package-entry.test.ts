@@ -38,6 +38,11 @@ describe('package entry', () => {
     expect(bare.sort()).toEqual(['devalue'])
   })
 
+  it('fluxflow/otel imports @opentelemetry/api and nothing else outside the package', () => {
+    const { bare } = staticGraph(join(dist, 'otel.js'))
+    expect(bare.sort()).toEqual(['@opentelemetry/api'])
+  })
+
   it('loads in a plain node process and runs a workflow', () => {
     const script = `
       const { createWorkflow, FluxEngine, Flux } = await import(${JSON.stringify(join(dist, 'index.js'))})
