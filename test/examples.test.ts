@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
+import { connect } from 'amqplib'
 import { afterAll, describe, expect, it } from 'vitest'
 import { main as approvalSignal } from '../examples/approval-signal.js'
 import { main as azureFunction } from '../examples/azure-function.js'
@@ -19,6 +20,7 @@ import { main as multiNode } from '../examples/multi-node.js'
 import { main as orderFulfillment } from '../examples/order-fulfillment.js'
 import { main as queueConsumer } from '../examples/queue-consumer.js'
 import { main as quickStart } from '../examples/quick-start.js'
+import { AMQP_URL, main as rabbitmqConsumer } from '../examples/rabbitmq-consumer.js'
 import { main as reportGeneration } from '../examples/report-generation.js'
 import { main as retryStep } from '../examples/retry-step.js'
 import { main as saga } from '../examples/saga.js'
@@ -28,6 +30,41 @@ import { main as traceViewer } from '../examples/trace-viewer.js'
 const root = resolve(import.meta.dirname, '..')
 const statuses = (history: { name: string; status: string }[]) =>
   Object.fromEntries(history.map((h) => [h.name, h.status]))
+
+/**
+ * True when RabbitMQ answers at `AMQP_URL`. Unreachable: false with a loud warning, except under
+ * `CI=true`, where it throws: CI must never pass by skipping the broker test.
+ */
+async function rabbitmqReachable(): Promise<boolean> {
+  try {
+    const connection = await connect(AMQP_URL, { timeout: 5_000 })
+    connection.on('error', () => undefined)
+    await connection.close()
+    return true
+  } catch (error) {
+    const message = `RabbitMQ is unreachable at ${AMQP_URL}: ${(error as Error).message}`
+    if (process.env.CI === 'true' || process.env.CI === '1')
+      throw new Error(`${message}. CI=true: the RabbitMQ example must run, not be skipped.`, { cause: error })
+    console.warn(`\n${'!'.repeat(78)}\n!! SKIPPING THE RABBITMQ EXAMPLE — ${message}\n${'!'.repeat(78)}\n`)
+    return false
+  }
+}
+
+/** Whether `queue` still exists on the broker (a passive declare of a missing queue fails with 404). */
+async function queueExists(queue: string): Promise<boolean> {
+  const connection = await connect(AMQP_URL, { timeout: 5_000 })
+  connection.on('error', () => undefined)
+  try {
+    const channel = await connection.createChannel()
+    channel.on('error', () => undefined)
+    return await channel.checkQueue(queue).then(
+      () => true,
+      () => false,
+    )
+  } finally {
+    await connection.close()
+  }
+}
 
 describe('examples', () => {
   it('quick-start: ships a paid order once; an unpaid order fails at once, unshipped', async () => {
@@ -339,5 +376,74 @@ describe('examples', () => {
       { orderId: 'ORD-001', userId: 'u_1' },
       { orderId: 'ORD-002', userId: 'u_1' },
     ])
+  })
+
+  it('rabbitmq-consumer: on a real broker, a duplicate, a nack and a death before ack all charge and email once', async (ctx) => {
+    if (!(await rabbitmqReachable())) ctx.skip(`RabbitMQ unreachable at ${AMQP_URL}`)
+    const s = await rabbitmqConsumer()
+    const ids = ['ORD-1', 'ORD-2', 'ORD-3', 'ORD-4', 'ORD-5', 'ORD-6']
+    const once = Object.fromEntries(ids.map((id) => [id, 1]))
+    expect(s.exactlyOnce).toEqual({
+      everyOrderChargedOnce: true,
+      everyEmailSentOnce: true,
+      duplicatePublishIsOneRun: true,
+      redeliveryAfterCompletionRanNothing: true,
+    })
+    expect(s.effects.charges).toEqual(once)
+    expect(s.effects.emails).toEqual(once)
+    expect(s.effects.stockReserved).toEqual(once)
+    // ORD-2's charge went through but its response was lost: the resumed commit asked again with
+    // the same idempotency key and got the same charge.
+    expect(s.effects.chargeRequests).toEqual({ ...once, 'ORD-2': 2 })
+    expect(s.runsStarted).toEqual(once)
+    expect(s.runs).toEqual(Object.fromEntries(ids.map((id) => [id, 'completed'])))
+
+    const of = (id: string) => s.deliveries.filter((d) => d.runId === id).map(({ runId: _, ...rest }) => rest)
+    expect(of('ORD-2')).toEqual([
+      {
+        consumer: 'consumer-1',
+        redelivered: false,
+        found: null,
+        call: 'execute',
+        status: 'failed',
+        outcome: 'nack',
+      },
+      {
+        consumer: 'consumer-1',
+        redelivered: true,
+        found: 'failed',
+        call: 'resume',
+        status: 'completed',
+        outcome: 'ack',
+      },
+    ])
+    // Published twice back to back: both copies in flight at once, both acked, one run.
+    expect(of('ORD-3')).toHaveLength(2)
+    expect(of('ORD-3').map((d) => [d.redelivered, d.call, d.status, d.outcome])).toEqual([
+      [false, 'execute', 'completed', 'ack'],
+      [false, 'execute', 'completed', 'ack'],
+    ])
+    expect(of('ORD-6')).toEqual([
+      {
+        consumer: 'consumer-2',
+        redelivered: false,
+        found: null,
+        call: 'execute',
+        status: 'completed',
+        outcome: 'died',
+      },
+      {
+        consumer: 'consumer-3',
+        redelivered: true,
+        found: 'completed',
+        call: 'execute',
+        status: 'completed',
+        outcome: 'ack',
+      },
+    ])
+    expect(s.crash.newEffects).toBe(0)
+    expect(s.deliveries).toHaveLength(9)
+    expect(s.leftInQueue).toBe(0)
+    expect(await queueExists(s.queue)).toBe(false)
   })
 })
