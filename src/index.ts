@@ -57,6 +57,13 @@ export {
   WorkflowNotFoundError,
   WorkflowNotSuspendedError,
 } from './errors.js'
+export {
+  createFetchHandler,
+  type FetchHandler,
+  type FetchHandlerAuthorizeContext,
+  type FetchHandlerOptions,
+  type FetchHandlerRoute,
+} from './http/fetch-handler.js'
 export { type GravitoCoreLike, OrbitFlux, type OrbitFluxOptions } from './integrations/orbit-flux.js'
 export { FluxConsoleLogger, FluxSilentLogger } from './logger.js'
 export { StateMachine, TRANSITIONS } from './state-machine.js'

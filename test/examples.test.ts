@@ -14,6 +14,7 @@ import { main as approvalSignal } from '../examples/approval-signal.js'
 import { main as azureFunction } from '../examples/azure-function.js'
 import { main as branching } from '../examples/branching.js'
 import { main as gcpFunction } from '../examples/gcp-function.js'
+import { main as httpSignals } from '../examples/http-signals.js'
 import { main as imageProcessing } from '../examples/image-processing.js'
 import { main as lambdaHandler } from '../examples/lambda-handler.js'
 import { main as multiNode } from '../examples/multi-node.js'
@@ -336,6 +337,29 @@ describe('examples', () => {
       { status: 405, body: { error: 'POST only' } },
     ])
     expect(notified).toEqual([{ orderId: 'ORD-1' }])
+  })
+
+  it('http-signals: a webhook starts one run per key; signals over HTTP map to 200/401/409', async () => {
+    const { exchanges, refunds } = await httpSignals()
+    expect(exchanges.map((e) => [e.request.replace(/\?.*$/, ''), e.status])).toEqual([
+      ['POST /workflows/refund/runs', 200],
+      ['POST /workflows/refund/runs', 202],
+      ['POST /workflows/refund/runs', 400],
+      ['GET /runs/refund%2FORD-7', 200],
+      ['POST /runs/refund%2FORD-7/signals/reject', 409],
+      ['POST /runs/refund%2FORD-7/signals/approve', 401],
+      ['POST /runs/refund%2FORD-7/signals/approve', 200],
+      ['POST /runs/refund%2FORD-7/signals/approve', 409],
+    ])
+    expect(exchanges[0]!.body).toMatchObject({
+      id: 'refund/ORD-7',
+      status: 'suspended',
+      waitingFor: 'approve',
+    })
+    expect(exchanges[1]!.body).toEqual({ id: 'refund/ORD-7' })
+    expect(exchanges[3]!.body).toMatchObject({ id: 'refund/ORD-7', name: 'refund', status: 'suspended' })
+    expect(exchanges[6]!.body).toMatchObject({ status: 'completed', data: { approvedBy: 'ada' } })
+    expect(refunds).toEqual([{ orderId: 'ORD-7', amountCents: 1_500 }])
   })
 
   it('azure-function: v3 context.res and v4 response share one idempotent run per order', async () => {
