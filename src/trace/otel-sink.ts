@@ -63,19 +63,9 @@ interface Drive {
 
 /**
  * Turns each drive of a run into a span `workflow <name>` and each step attempt into a child span
- * `step <name>`, timed by the engine's clock. `emit` is synchronous and never throws: what it cannot
- * place is dropped, and a failure of the OpenTelemetry SDK is reported to its `diag` logger.
- *
- * @example
- * ```ts
- * import { OpenTelemetryTraceSink } from 'fluxflow/otel'
- *
- * const sink = new OpenTelemetryTraceSink()
- * const engine = new FluxEngine({ storage, trace: sink })
- * // on shutdown: end the spans of drives the engine stopped mid-way, then flush your SDK
- * await engine.close()
- * sink.endAll()
- * ```
+ * `step <name>`, timed by the engine's clock (span model and example: src/otel.ts). `emit` is
+ * synchronous and never throws: what it cannot place is dropped, and a failure of the
+ * OpenTelemetry SDK is reported to its `diag` logger.
  */
 export class OpenTelemetryTraceSink implements FluxTraceSink {
   readonly #tracer: Tracer
