@@ -27,6 +27,25 @@ export type StepStatus =
   | 'compensating'
   | 'compensated'
 
+/** Every run status. */
+export const WORKFLOW_STATUSES: readonly WorkflowStatus[] = Object.freeze([
+  'pending',
+  'running',
+  'paused',
+  'suspended',
+  'completed',
+  'failed',
+  'rolling_back',
+  'rolled_back',
+  'compensation_failed',
+  'cancelled',
+])
+
+/** True when `value` is a run status (a stored or traced value read back). */
+export function isWorkflowStatus(value: unknown): value is WorkflowStatus {
+  return typeof value === 'string' && (WORKFLOW_STATUSES as readonly string[]).includes(value)
+}
+
 /** The statuses a run never leaves on its own. */
 export const TERMINAL_STATUSES: readonly WorkflowStatus[] = Object.freeze([
   'completed',

@@ -3,7 +3,7 @@
  * (grouped by `workflowId`), giving the same list row and run page as a run read from storage.
  */
 import type { FluxTraceEvent } from '../trace/events.js'
-import type { StepStatus, WorkflowStatus } from '../types.js'
+import { isWorkflowStatus, type WorkflowStatus } from '../types.js'
 import { pretty } from './pretty.js'
 import type { RunSummaryView, StepView } from './view-model.js'
 
@@ -231,23 +231,6 @@ export function applyEvent(run: TraceRun, e: FluxTraceEvent): void {
       break
     }
   }
-}
-
-const STATUSES = new Set<string>([
-  'pending',
-  'running',
-  'paused',
-  'suspended',
-  'completed',
-  'failed',
-  'rolling_back',
-  'rolled_back',
-  'compensation_failed',
-  'cancelled',
-])
-
-function isWorkflowStatus(value: WorkflowStatus | StepStatus | undefined): value is WorkflowStatus {
-  return value !== undefined && STATUSES.has(value)
 }
 
 /** One line of the event log. */

@@ -4,7 +4,7 @@
 import { parseMeta } from '../codec/checkpoint.js'
 import { FluxError, WorkflowCancelledError, WorkflowNotFoundError } from '../errors.js'
 import type { RunSnapshot } from '../storage/contract.js'
-import type { FluxResult } from '../types.js'
+import { type FluxResult, WORKFLOW_STATUSES } from '../types.js'
 import type { ResolvedDefinition } from '../workflow/definition.js'
 import { cancelStored, defaultRestart, resetRecords, stepIndex, storeSignal } from './admin.js'
 import type { Driver } from './driver.js'
@@ -46,7 +46,7 @@ export async function resumeRun(
   const resolved = driver.registry.forRun(existing, preferred)
   const explicit = options.fromStep !== undefined ? stepIndex(resolved.shape, options.fromStep) : undefined
   if (existing.status === 'completed' && explicit === undefined) return driver.resultFromStore(id, startedAt)
-  const snapshot = await driver.claim(id, ANY_STATUS)
+  const snapshot = await driver.claim(id, WORKFLOW_STATUSES)
   if (!snapshot) {
     throw new FluxError(
       `Workflow ${id} is being run by ${existing.leaseOwner ?? 'another owner'}; wait for it or cancel it first`,
@@ -78,19 +78,6 @@ export async function resumeRun(
   state.write({ body: state.encodeBody(false) })
   return continueClaimed(driver, snapshot, state, resolved, startedAt)
 }
-
-const ANY_STATUS = [
-  'pending',
-  'running',
-  'rolling_back',
-  'suspended',
-  'paused',
-  'completed',
-  'failed',
-  'rolled_back',
-  'compensation_failed',
-  'cancelled',
-] as const
 
 /** Continues a claimed run whose reset writes were issued on `state`. */
 async function continueClaimed(

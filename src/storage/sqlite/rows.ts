@@ -7,7 +7,7 @@
  * decode.) Integers are accepted as bigint too, for handles opened with safe integers.
  */
 import { StorageError } from '../../errors.js'
-import type { WorkflowStatus } from '../../types.js'
+import { isWorkflowStatus, type WorkflowStatus } from '../../types.js'
 import type { CheckpointRecord, RunRecord, SignalRecord } from '../contract.js'
 import type { SqlParams } from './driver.js'
 
@@ -36,19 +36,6 @@ export interface RunRow {
   revision: unknown
 }
 
-const STATUSES: ReadonlySet<string> = new Set<WorkflowStatus>([
-  'pending',
-  'running',
-  'paused',
-  'suspended',
-  'completed',
-  'failed',
-  'rolling_back',
-  'rolled_back',
-  'compensation_failed',
-  'cancelled',
-])
-
 /** The record of a runs row; throws a `StorageError` naming the run for a malformed one. */
 export function toRunRecord(row: RunRow): RunRecord {
   if (typeof row.id !== 'string') throw new StorageError(`A run row has a corrupt id (${describe(row.id)})`)
@@ -67,7 +54,7 @@ export function toRunRecord(row: RunRow): RunRecord {
   }
   const intOrNull = (column: keyof RunRow): number | null => (row[column] === null ? null : int(column))
   const status = text('status')
-  if (!STATUSES.has(status)) throw corrupt(id, 'status', status)
+  if (!isWorkflowStatus(status)) throw corrupt(id, 'status', status)
   return {
     id,
     workflowName: text('workflow_name'),

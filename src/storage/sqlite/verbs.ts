@@ -10,6 +10,7 @@
  * `selectDue`), so the engine behaves the same on both.
  */
 
+import { isTerminalStatus } from '../../types.js'
 import type {
   CancelRunParams,
   ClaimRunParams,
@@ -26,14 +27,6 @@ import type { SqliteConnection, SqlValue } from './driver.js'
 import { rollbackQuietly } from './group-commit.js'
 import { type RunRow, runParams, toCheckpoint, toRunRecord, toSignal } from './rows.js'
 import { type StoreSql, TX } from './sql.js'
-
-const TERMINAL: ReadonlySet<string> = new Set([
-  'completed',
-  'failed',
-  'rolled_back',
-  'compensation_failed',
-  'cancelled',
-])
 
 /** Runs `fn` between `begin` and COMMIT; rolls back if it throws. */
 export function transaction<T>(conn: SqliteConnection, begin: string, fn: () => T): T {
@@ -158,7 +151,7 @@ export function deliverSignal(
   return transaction(conn, TX.beginImmediate, () => {
     const run = readRun(conn, sql, id)
     if (!run) return { outcome: 'not-found' }
-    if (TERMINAL.has(run.status)) return { outcome: 'ended', run }
+    if (isTerminalStatus(run.status)) return { outcome: 'ended', run }
     const atWait = run.status === 'suspended' && run.waitingFor !== null
     if (atWait && run.waitingFor !== name) return { outcome: 'mismatch', run }
     if (conn.get(sql.selectSignal, { id, name })) return { outcome: 'duplicate', run }
@@ -175,7 +168,7 @@ export function cancelRun(
 ): RunRecord | null {
   return transaction(conn, TX.beginImmediate, () => {
     const run = readRun(conn, sql, id)
-    if (!run || TERMINAL.has(run.status)) return run
+    if (!run || isTerminalStatus(run.status)) return run
     conn.run(sql.cancelRun, { id, now, error })
     return readRun(conn, sql, id)
   })
