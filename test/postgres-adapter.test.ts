@@ -18,6 +18,7 @@ import {
 } from '../src/index.js'
 import type { LeaseParams } from '../src/storage/contract.js'
 import { PostgresStorage } from '../src/storage/postgres/postgres-storage.js'
+import { buildStatements } from '../src/storage/postgres/sql.js'
 import { sampleRun } from '../src/testing/index.js'
 import {
   adminPool,
@@ -120,6 +121,40 @@ describePg('PostgresStorage: migrations', () => {
 })
 
 describePg('PostgresStorage: claims across instances', () => {
+  it('claims by reading its limit from runs_claim_idx and taking them by key, whatever the backlog', async () => {
+    // The generic plan a pool connection keeps for claimDue, on 3,000 queued runs: the candidates
+    // come from the claim-ordered index (no sort of the backlog) and the lease is taken by primary
+    // key (no scan of the table). Either whole-table path made a claim grow with the table.
+    const s = storage()
+    await s.init()
+    await adminPool().query(
+      `INSERT INTO "${s.schema}".runs (id, workflow_name, definition_hash, definition_key, status, queue,
+         input, meta, created_at, updated_at, revision)
+       SELECT 'q' || g, 'w', 'h', 'k', 'pending', 'default', '{}', '{"steps":[]}', g, g, 1
+       FROM generate_series(1, 3000) g`,
+    )
+    await adminPool().query(`ANALYZE "${s.schema}".runs`)
+    const sql = buildStatements(s.schema)
+    const client = await adminPool().connect()
+    try {
+      await client.query('SET plan_cache_mode = force_generic_plan')
+      await client.query(
+        `PREPARE claim(text[], text[], bigint, text, text, bigint, bigint, text[]) AS ${sql.claimDue}`,
+      )
+      const { rows } = await client.query(
+        `EXPLAIN ANALYZE EXECUTE claim('{k}', NULL, 9000000, 'o', 'o/1', 50, 99999999, '{pending}')`,
+      )
+      const plan = rows.map((r: { 'QUERY PLAN': string }) => r['QUERY PLAN']).join('\n')
+      expect(plan).toContain('Index Scan using runs_claim_idx')
+      expect(plan).not.toMatch(/Seq Scan on runs|Hash Join/)
+      expect(plan).toMatch(/Update on runs r .*rows=50 loops=1/)
+    } finally {
+      // EXPLAIN ANALYZE claimed for real; the session's prepared statement must not reach the pool.
+      client.release(true)
+    }
+    await s.close()
+  })
+
   it('splits 500 pending runs between two storages with separate pools: all claimed, none twice', async () => {
     const schema = uniqueSchema()
     const a = storage({ schema, max: 4 })

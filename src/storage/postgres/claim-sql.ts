@@ -31,10 +31,15 @@ const DUE = (s: string) => `r.definition_key = ANY($1::text[])
             ELSE 'orphaned' = ANY($8::text[])
           END`
 
-/** Takes the leases of the runs in `due`. */
+/**
+ * Takes the leases of the runs in `due`. The rows are found with `id = ANY (ARRAY(…))`, a
+ * primary-key lookup each: joined with `FROM due` instead, the generic plan of a prepared claim
+ * (its limit unknown, so `due` estimated at hundreds of rows) hashed the whole table — finished
+ * runs included — to update the few it claimed (2.4 of 3.9 ms of a claim of 50 with 5,000 runs).
+ */
 const TAKE = (s: string) => `UPDATE ${s}.runs r
       SET lease_owner = $4, lease_token = $5, lease_expires_at = $7, updated_at = $3, revision = r.revision + 1
-      FROM due WHERE r.id = due.id
+      WHERE r.id = ANY (ARRAY(SELECT id FROM due))
       RETURNING r.id`
 
 /** The claim statements for schema `s` (quoted). */
@@ -104,9 +109,6 @@ export function claimStatements(s: string) {
      *
      * Rows locked by a subquery but cut by the final LIMIT stay locked until our COMMIT, a few
      * milliseconds; other claimers skip them meanwhile, which costs them nothing but those rows.
-     * The UPDATE finds its rows with `id = ANY (ARRAY(…))`, a primary-key lookup each: joined
-     * with `FROM due` instead, the generic plan of this prepared statement (the limit unknown)
-     * hashes the whole table to update ten rows.
      * $9 queues read one by one, $10 their caps (null: uncapped).
      */
     claimDueCapped: `WITH cap AS (
@@ -139,9 +141,6 @@ export function claimStatements(s: string) {
         ORDER BY c.priority DESC, c.due_at, c.created_at, c.id
         LIMIT $6
       )
-      UPDATE ${s}.runs r
-      SET lease_owner = $4, lease_token = $5, lease_expires_at = $7, updated_at = $3, revision = r.revision + 1
-      WHERE r.id = ANY (ARRAY(SELECT id FROM due))
-      RETURNING r.id`,
+      ${TAKE(s)}`,
   }
 }
