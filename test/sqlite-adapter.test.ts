@@ -148,6 +148,37 @@ describe('SqliteStorage: several processes on one file', () => {
     }
     await storage.close()
   }, 60_000)
+
+  it('opens while another process holds the file locked, even on a handle that has no busy timeout', async () => {
+    const path = temp.file()
+    // better-sqlite3 waits 5 s by default; bun:sqlite does not wait at all. timeout: 0 is the latter.
+    const db = new Database(path, { timeout: 0 })
+    const holder = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const db = new (require('better-sqlite3'))(process.argv[1]);
+         db.exec('BEGIN EXCLUSIVE; CREATE TABLE held (x)');
+         process.stdout.write('locked\\n');
+         setTimeout(() => { db.exec('COMMIT'); db.close(); }, 400);`,
+        path,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    )
+    const exited = new Promise<number | null>((resolve) => holder.on('close', resolve))
+    await new Promise<void>((resolve, reject) => {
+      holder.stdout.on('data', (chunk) => String(chunk).includes('locked') && resolve())
+      holder.on('close', (code) => reject(new Error(`lock holder exited early with ${code}`)))
+    })
+    expect(() => db.prepare('SELECT 1').get()).toThrow(/locked/)
+    const storage = new SqliteStorage({ database: db as never, busyTimeout: 10_000 })
+    await storage.init()
+    await storage.createRun({ run: sampleRun('after-lock') })
+    expect((await storage.loadRun('after-lock'))?.run.id).toBe('after-lock')
+    expect(await exited).toBe(0)
+    await storage.close()
+    db.close()
+  }, 30_000)
 })
 
 describe('SqliteStorage: corrupt rows', () => {

@@ -312,15 +312,19 @@ export class SqliteStorage extends OriginStorageView implements FluxStore {
       }
       handle = await openDatabase(this.path)
     }
-    const conn = new SqliteConnection(handle)
+    let conn: SqliteConnection | undefined
     try {
-      // Busy timeout first, so the WAL switch and the migrations wait for other processes too.
-      conn.exec(PRAGMA.busyTimeout(this.#busyTimeout))
+      // The busy timeout goes on the bare handle before anything else: preparing any statement
+      // (the connection's own parameter probe included) reads the schema, which waits on another
+      // process's lock or WAL recovery only once a timeout is set — bun:sqlite starts with none.
+      handle.exec(PRAGMA.busyTimeout(this.#busyTimeout))
+      conn = new SqliteConnection(handle)
       conn.exec(PRAGMA.walMode)
       conn.exec(PRAGMA.synchronous[this.#synchronous])
       migrate(conn, this.tables)
     } catch (error) {
-      conn.close(!this.#userHandle)
+      if (conn) conn.close(!this.#userHandle)
+      else if (!this.#userHandle) handle.close()
       throw asStorageFailure(error)
     }
     return conn
