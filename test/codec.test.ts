@@ -67,6 +67,36 @@ describe('serialization', () => {
     expect(back.cyclic.self).toBe(back.cyclic)
   })
 
+  it('takes the JSON fast path only for values JSON round-trips exactly, small or large', () => {
+    // 40 plain objects first, so the shared-reference check has moved from its array to its Set.
+    const filler = Array.from({ length: 40 }, (_, i) => ({ i, tags: ['a', 'b'] }))
+    const plain = { filler, nested: { deep: [1, 'x', true, null, { y: 2.5 }] }, bare: Object.create(null) }
+    expect(defaultSerializer.encode(plain)).toBe(JSON.stringify(plain))
+    expect(defaultSerializer.encode([1, 'a'])).toBe('~[1,"a"]')
+
+    const leaf = { shared: true }
+    const list = ['shared']
+    const sparse: unknown[] = ['a']
+    sparse[2] = 'c'
+    const cases: [string, (back: any) => void, unknown][] = [
+      ['hole', (back) => expect(1 in back.v).toBe(false), sparse],
+      ['undefined in an array', (back) => expect(back.v).toEqual([1, undefined]), [1, undefined]],
+      ['-0', (back) => expect(Object.is(back.v, -0)).toBe(true), -0],
+      ['NaN', (back) => expect(back.v).toBeNaN(), Number.NaN],
+      ['shared leaf object', (back) => expect(back.v[0]).toBe(back.v[1]), [leaf, leaf]],
+      ['shared array', (back) => expect(back.v.a).toBe(back.v.b), { a: list, b: list }],
+      ['Date', (back) => expect(back.v).toBeInstanceOf(Date), new Date(0)],
+    ]
+    for (const [what, check, v] of cases) {
+      for (const value of [{ v }, { filler, v }]) {
+        const text = defaultSerializer.encode(value)
+        expect(text === JSON.stringify(value), what).toBe(false)
+        check(defaultSerializer.decode(text))
+      }
+    }
+    expect(() => defaultSerializer.encode({ filler, v: { [Symbol('k')]: 1 } })).toThrow(SerializationError)
+  })
+
   it('names the key path of what it cannot store', () => {
     const attempt = (value: unknown) => {
       try {

@@ -145,9 +145,9 @@ function isPlainJson(value: unknown): boolean {
 
 function visit(value: object): boolean {
   if (seenSet) {
-    if (seenSet.has(value)) return false
-    seenSet.add(value)
-    return true
+    // One hash probe instead of has() + add(): the size grows only for an object not seen yet.
+    const size = seenSet.size
+    return seenSet.add(value).size !== size
   }
   if (seen.includes(value)) return false
   seen.push(value)
@@ -162,27 +162,32 @@ function plain(value: unknown, depth: number): boolean {
       return true
     case 'number':
       return Number.isFinite(value) && !Object.is(value, -0)
-    case 'object': {
-      if (value === null) return true
-      if (depth > 64 || !visit(value)) return false
-      if (Array.isArray(value)) {
-        const length = value.length
-        for (let i = 0; i < length; i++) {
-          if (!(i in value) || !plain(value[i], depth + 1)) return false
-        }
-        return true
-      }
-      const proto = Object.getPrototypeOf(value)
-      if (proto !== Object.prototype && proto !== null) return false
-      if (Object.getOwnPropertySymbols(value).length > 0) return false
-      for (const key in value) {
-        if (!plain((value as Record<string, unknown>)[key], depth + 1)) return false
-      }
-      return true
-    }
+    case 'object':
+      return value === null || plainObject(value, depth)
     default:
       return false
   }
+}
+
+// Strings, the most common leaf, are skipped without a call. An array hole reads `undefined`,
+// which `plain` refuses, so holes need no `in` test of their own.
+function plainObject(value: object, depth: number): boolean {
+  if (depth > 64 || !visit(value)) return false
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i]
+      if (typeof item !== 'string' && !plain(item, depth + 1)) return false
+    }
+    return true
+  }
+  const proto = Object.getPrototypeOf(value)
+  if (proto !== Object.prototype && proto !== null) return false
+  if (Object.getOwnPropertySymbols(value).length > 0) return false
+  for (const key in value) {
+    const item: unknown = (value as Record<string, unknown>)[key]
+    if (typeof item !== 'string' && !plain(item, depth + 1)) return false
+  }
+  return true
 }
 
 function describe(message: string): string {
