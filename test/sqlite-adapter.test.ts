@@ -3,7 +3,7 @@
  * one file, corrupt rows, group commit, table names, PRAGMAs and the open/close lifecycle.
  */
 import { execFile, spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import Database from 'better-sqlite3'
@@ -11,6 +11,7 @@ import fc from 'fast-check'
 import { afterAll, describe, expect, it } from 'vitest'
 import { BunSQLiteStorage } from '../src/bun.js'
 import { createWorkflow, FluxEngine, FluxSilentLogger, LeaseLostError, StorageError } from '../src/index.js'
+import type { RunPatch } from '../src/storage/contract.js'
 import { SqliteConnection } from '../src/storage/sqlite/driver.js'
 import { appliedMigrations, MIGRATIONS, migrate, SCHEMA_VERSION } from '../src/storage/sqlite/migrations.js'
 import { resolveTables } from '../src/storage/sqlite/sql.js'
@@ -252,6 +253,45 @@ describe('SqliteStorage: corrupt rows', () => {
 })
 
 describe('SqliteStorage: group commit', () => {
+  it('rewrites no index for a checkpoint that changes no indexed column, and all of them that do', async () => {
+    const path = temp.file()
+    const db = new Database(path)
+    db.pragma('journal_mode = WAL')
+    db.pragma('wal_autocheckpoint = 0')
+    const storage = new SqliteStorage({ database: db as never })
+    await storage.init()
+    const ids = Array.from({ length: 300 }, (_, i) => `r${i}`)
+    for (const id of ids)
+      await storage.createRun({ run: sampleRun(id, { createdAt: T0 + Number(id.slice(1)) }), lease: LEASE })
+    const walFrames = () =>
+      Math.round(statSync(`${path}-wal`).size / ((db.pragma('page_size', { simple: true }) as number) + 24))
+    const framesPerWrite = async (patch: (id: string) => RunPatch, sample: string[]) => {
+      db.pragma('wal_checkpoint(TRUNCATE)')
+      const before = walFrames()
+      for (const id of sample)
+        await storage.checkpoint({ id, token: LEASE.token, now: T0 + 5, patch: patch(id) })
+      return (walFrames() - before) / sample.length
+    }
+    // What the engine sends after a plain step: every row field, only the cursor changed.
+    const same = { status: 'running', waitingFor: null, wakeAt: null, error: null } as const
+    expect(await framesPerWrite(() => ({ ...same, cursor: 1 }), ids.slice(0, 100))).toBeLessThan(1.5)
+    // A status change moves the run between partial indexes and the status listing.
+    expect(
+      await framesPerWrite(() => ({ ...same, status: 'suspended', wakeAt: T0 + 9 }), ids.slice(100, 200)),
+    ).toBeGreaterThan(2)
+    const run = (await storage.loadRun('r150'))!.run
+    expect([run.status, run.wakeAt, run.cursor, run.leaseToken]).toEqual([
+      'suspended',
+      T0 + 9,
+      0,
+      LEASE.token,
+    ])
+    const kept = (await storage.loadRun('r50'))!.run
+    expect([kept.status, kept.cursor, kept.revision]).toEqual(['running', 1, 2])
+    await storage.close()
+    db.close()
+  })
+
   it('commits 100 concurrent checkpoints in one transaction, each resolving after its COMMIT', async () => {
     const storage = await opened()
     await Promise.all(

@@ -18,7 +18,7 @@ import {
 import type { SqliteConnection } from './driver.js'
 import type { BatchedWrite } from './group-commit.js'
 import { type RunRow, runParams, toRunRecord, toSignal } from './rows.js'
-import type { StoreSql } from './sql.js'
+import { CHECKPOINT_COLUMNS, LEASE_BIT, RELEASE_BIT, type StoreSql } from './sql.js'
 
 /** Insert if absent; an existing run is returned as it is and nothing is written. */
 export function createRunWrite(
@@ -72,34 +72,37 @@ export function releaseWrite(sql: StoreSql, { id, token, now }: ReleaseParams): 
   }
 }
 
+/** The columns of a run a checkpoint compares its patch with (see sql.selectCheckpointRow). */
+type CheckpointRow = Record<(typeof CHECKPOINT_COLUMNS)[number][0], unknown> & { lease_token: unknown }
+
+/** How many of CHECKPOINT_COLUMNS selectCheckpointRow reads. */
+const COMPARED = 5
+
 /**
- * The fence is the UPDATE's WHERE, so it is checked and applied in one statement; the append
- * and the mailbox delete follow only when it matched.
+ * The fence is checked on the row read inside the batch's transaction (BEGIN IMMEDIATE: no other
+ * process writes until it commits) and again by the UPDATE's WHERE. The UPDATE names only the
+ * patch fields whose value changed, so an unchanged status or timer rewrites no index; the
+ * append and the mailbox delete follow.
  */
 function applyCheckpoint(conn: SqliteConnection, sql: StoreSql, params: CheckpointParams): void {
   const { id, token, now, patch } = params
-  const changed = conn.run(sql.checkpointRun, {
-    id,
-    token,
-    now,
-    setStatus: patch.status !== undefined ? 1 : 0,
-    status: patch.status ?? null,
-    setCursor: patch.cursor !== undefined ? 1 : 0,
-    cursor: patch.cursor ?? null,
-    setWaitingFor: patch.waitingFor !== undefined ? 1 : 0,
-    waitingFor: patch.waitingFor ?? null,
-    setWakeAt: patch.wakeAt !== undefined ? 1 : 0,
-    wakeAt: patch.wakeAt ?? null,
-    setError: patch.error !== undefined ? 1 : 0,
-    error: patch.error ?? null,
-    setMeta: patch.meta !== undefined ? 1 : 0,
-    meta: patch.meta ?? null,
-    setCompletedAt: patch.completedAt !== undefined ? 1 : 0,
-    completedAt: patch.completedAt ?? null,
-    release: params.release ? 1 : 0,
-    leaseExpiresAt: params.leaseExpiresAt ?? null,
-  })
-  if (changed === 0) throw new LeaseLostError(id)
+  const current = conn.get<CheckpointRow>(sql.selectCheckpointRow, { id })
+  if (!current || current.lease_token !== token) throw new LeaseLostError(id)
+  const values: Record<string, string | number | null> = { id, token, now }
+  let mask = 0
+  for (let bit = 0; bit < CHECKPOINT_COLUMNS.length; bit++) {
+    const [column, key] = CHECKPOINT_COLUMNS[bit]!
+    const value = patch[key]
+    if (value === undefined || (bit < COMPARED && value === current[column])) continue
+    mask |= 1 << bit
+    values[key] = value
+  }
+  if (params.release) mask |= RELEASE_BIT
+  else if (params.leaseExpiresAt !== undefined && params.leaseExpiresAt !== null) {
+    mask |= LEASE_BIT
+    values.leaseExpiresAt = params.leaseExpiresAt
+  }
+  if (conn.run(sql.checkpointRun(mask), values) === 0) throw new LeaseLostError(id)
   if (params.body !== undefined) {
     const seq = conn.get<{ seq: number }>(sql.nextCheckpointSeq, { id })!.seq
     conn.run(sql.insertCheckpoint, { id, seq, at: now, body: params.body })
