@@ -12,6 +12,14 @@ export interface Measurement {
   p99: number
 }
 
+/**
+ * Unmeasured runs before a storage benchmark's first timed row, on our side and the floor's. The
+ * numbers describe a long-lived service, not V8 tiering up: on this machine a sequential Postgres
+ * run costs 2 ms of Node CPU for its first few hundred runs and 0.4 ms after ~1,000 (TurboFan;
+ * with `--no-opt` it stays at 1.4 ms), and SQLite's sequential runs go from 1.2 to 0.75 ms.
+ */
+export const JIT_WARM_RUNS = 1500
+
 /** Runs `count` calls of `one` with at most `concurrency` in flight; measures each call. */
 export async function measure(
   name: string,

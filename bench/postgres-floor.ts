@@ -11,13 +11,13 @@
  */
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
-import { type Measurement, measure } from './harness.js'
+import { JIT_WARM_RUNS, type Measurement, measure } from './harness.js'
 
 /** Where and how much to measure. */
 export interface PostgresFloorOptions {
   /** Default `DATABASE_URL`, else the local test server. */
   connectionString?: string
-  /** Workflows to time (after a warm-up of a tenth as many). */
+  /** Workflows to time (after a warm-up of a tenth as many; JIT_WARM_RUNS for small rows on one connection). */
   workflows?: number
 }
 
@@ -99,9 +99,10 @@ async function run(
       // Sequential: one connection held for the whole measurement.
       const client = await pool.connect()
       try {
+        // Small rows: as long a warm-up as our side's (see JIT_WARM_RUNS).
         await measure(
           'warm-up',
-          Math.max(1, Math.floor(count / 10)),
+          shape.body === SMALL_ROW ? JIT_WARM_RUNS : Math.max(1, Math.floor(count / 10)),
           1,
           workflow(client, table, shape.steps, shape.body, 'w'),
         )

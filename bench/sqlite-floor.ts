@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { type Measurement, measure } from './harness.js'
+import { JIT_WARM_RUNS, type Measurement, measure } from './harness.js'
 
 /** Options of the floor functions. */
 export interface SqliteFloorOptions {
@@ -89,8 +89,9 @@ async function withDatabase<T>(dir: string | undefined, fn: (insert: Insert) => 
       'CREATE TABLE steps (id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, step INTEGER NOT NULL, body TEXT NOT NULL)',
     )
     const insert: Insert = db.prepare('INSERT INTO steps (run_id, step, body) VALUES (?, ?, ?)')
-    // Warm the file and the statement so the first measured fsync is not also the first write.
-    for (let i = 0; i < 20; i++) insert.run('warm-up', i, '{}')
+    // Warm the file and the statement so the first measured fsync is not also the first write,
+    // and the loop to a steady state as our side is (see JIT_WARM_RUNS).
+    for (let i = 0; i < JIT_WARM_RUNS; i++) insert.run('warm-up', i, '{}')
     return await fn(insert)
   } finally {
     db.close()

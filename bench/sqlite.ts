@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createWorkflow, FluxEngine, FluxSilentLogger } from '../src/index.js'
 import { SqliteStorage } from '../src/sqlite.js'
-import { type Measurement, measure } from './harness.js'
+import { JIT_WARM_RUNS, type Measurement, measure } from './harness.js'
 import { threeSteps } from './memory.js'
 import { largeDocument, sqliteFloor, sqliteLargeDocFloor } from './sqlite-floor.js'
 
@@ -44,6 +44,12 @@ async function withEngine<T>(fn: (engine: FluxEngine) => Promise<T>): Promise<T>
 
 export async function sqliteBench(): Promise<{ ours: Measurement; floor: Measurement }[]> {
   const rows: { ours: Measurement; floor: Measurement }[] = []
+  // Steady state (see JIT_WARM_RUNS), on a database of its own; the floor warms the same way.
+  await withEngine(async (e) => {
+    await measure('warm-up', JIT_WARM_RUNS, 1, (n) => e.execute(threeSteps, { n }))
+    await measure('warm-up', JIT_WARM_RUNS, 100, (n) => e.execute(threeSteps, { n }))
+    await measure('warm-up', 20, 1, (n) => e.execute(payloadSteps, { n }))
+  })
   const seq = await withEngine((e) =>
     measure('sqlite sequential (1,000)', 1000, 1, (n) => e.execute(threeSteps, { n })),
   )
