@@ -496,3 +496,35 @@ describe('fetch handler: on a node:http server', () => {
     }
   })
 })
+
+describe('fetch handler and viewer: one status table', () => {
+  it('answers every library error with the same status in both', async () => {
+    const { httpStatusOf } = await import('../src/cli/exit-codes.js')
+    const { httpStatusOfFluxError } = await import('../src/http/status.js')
+    const errors = await import('../src/errors.js')
+    const expected: [InstanceType<typeof errors.FluxError>, number][] = [
+      [new errors.InvalidInputError('order', [{ message: 'total must be positive' }]), 400],
+      [new errors.SerializationError('data.x', 'functions cannot be stored'), 400],
+      [new errors.InvalidStepError('Step not found: ship'), 400],
+      [new errors.WorkflowNotFoundError('r1'), 404],
+      [new errors.SignalMismatchError('approve', 'reject'), 409],
+      [new errors.SignalConflictError('r1', 'approve'), 409],
+      [new errors.WorkflowNotSuspendedError('completed'), 409],
+      [new errors.WorkflowCancelledError('by an operator'), 409],
+      [new errors.InvalidStateTransitionError('completed', 'running'), 409],
+      [new errors.FluxDefinitionChangedError('order', ['ship']), 409],
+      [new errors.LeaseLostError('r1'), 409],
+      [new errors.StorageError('database is locked'), 503],
+      [new errors.EngineClosedError(), 503],
+      [new errors.FluxDefinitionError('no steps'), 500],
+      [new errors.StepTimeoutError(50), 500],
+      [new errors.FluxError('Workflow r1 is being run by w-2; wait for it or cancel it first'), 409],
+      [new errors.FluxError('Run r1 has a corrupt input', 'STORAGE'), 503],
+    ]
+    for (const [error, status] of expected) {
+      expect([error.name, httpStatusOfFluxError(error)]).toEqual([error.name, status])
+      expect([error.name, httpStatusOf(error)]).toEqual([error.name, status])
+    }
+    expect(httpStatusOf(new Error('bug'))).toBe(500)
+  })
+})

@@ -9,6 +9,7 @@ import {
   StorageError,
   WorkflowNotFoundError,
 } from '../errors.js'
+import { httpStatusOfFluxError } from '../http/status.js'
 import { BadRequestError } from './api.js'
 
 /** Exit codes of `flux`. */
@@ -62,11 +63,8 @@ export function httpStatusOf(error: unknown): number {
     if (error.exitCode === EXIT.unreachable) return 503
     return 409
   }
-  if (error instanceof BadRequestError || error instanceof InvalidStepError) return 400
-  if (error instanceof SerializationError) return 400
-  if (error instanceof WorkflowNotFoundError) return 404
-  if (error instanceof StorageError) return 503
-  if (error instanceof FluxError) return 409
+  if (error instanceof BadRequestError) return 400
+  if (error instanceof FluxError) return httpStatusOfFluxError(error)
   return 500
 }
 

@@ -111,6 +111,7 @@ export class Driver {
         case 'released':
           throw new FluxError(
             `Engine stopped before workflow ${current.run.id} came to rest; it was released for another worker`,
+            'ENGINE_CLOSED',
           )
         case 'lost':
           return this.settle(current.run.id, startedAt)

@@ -20,14 +20,16 @@
  * (`encodeURIComponent` it) — except that URL parsing itself collapses `.` and `..` segments.
  * A header can only carry ASCII: send other ids as `?id=`.
  *
- * Statuses: 400 bad JSON, bad input (`.validate()`/`.schema()`, with `issues`) or bad query;
- * 401 `authorize` said no; 404 unknown route, workflow, or run (a run of a workflow not in
- * `workflows` is reported unknown: the handler never reveals or touches other workflows' runs);
- * 405 wrong method (with `Allow`); 409 the run waits for another signal, the same signal is
- * already stored, the run is not suspended (ended), or the id belongs to another workflow;
- * 413 body over `maxBodyBytes`; 415 a non-empty body that is not `application/json`;
- * 503 storage failure or closed engine; 500 anything else (a FluxError's message, otherwise a
- * generic one; every 5xx cause goes to `onError`). Errors are `{error, code}`. A result is
+ * Statuses (library errors map as in the viewer, see status.ts): 400 bad JSON, bad input
+ * (`.validate()`/`.schema()`, with `issues`) or bad query; 401 `authorize` said no; 404 unknown
+ * route, workflow, or run (a run of a workflow not in `workflows` is reported unknown: the
+ * handler never reveals or touches other workflows' runs); 405 wrong method (with `Allow`); 409
+ * the run's state refuses the request (it waits for another signal, the same signal is already
+ * stored, it has ended or been cancelled, its definition changed, another worker holds it) or the
+ * id belongs to another workflow; 413 body over `maxBodyBytes`; 415 a non-empty body that is not
+ * `application/json`; 503 storage failure or stopped engine; 500 anything else (a FluxError's
+ * message, otherwise a generic one; every 5xx cause goes to `onError`). Errors are
+ * `{error, code}`. A result is
  * `{id, status, data, error, waitingFor, duration}`, 200 whatever the run's outcome: `status`
  * says whether it completed, failed or is suspended (on `waitingFor`). Values JSON cannot hold
  * (Dates, BigInts, Maps, cycles…) are converted (see json.ts), never a crash.
@@ -42,22 +44,11 @@
  * The handler never throws: every failure is a Response.
  */
 import type { FluxEngine } from '../engine/engine.js'
-import {
-  EngineClosedError,
-  FluxError,
-  InvalidInputError,
-  LeaseLostError,
-  SerializationError,
-  SignalConflictError,
-  SignalMismatchError,
-  StorageError,
-  WorkflowCancelledError,
-  WorkflowNotFoundError,
-  WorkflowNotSuspendedError,
-} from '../errors.js'
+import { FluxError, InvalidInputError, WorkflowNotFoundError } from '../errors.js'
 import type { FluxResult } from '../types.js'
 import { type FlowLike, resolveDefinition } from '../workflow/definition.js'
 import { errorJson, HttpError, jsonResponse, parseJsonBody, readBodyBytes } from './json.js'
+import { httpStatusOfFluxError } from './status.js'
 
 /** What a request asks for, as `authorize` sees it. */
 export interface FetchHandlerRoute {
@@ -348,16 +339,5 @@ function errorAnswer(error: unknown): {
     return { status: 500, body: { error: 'Internal server error', code: 'INTERNAL' } }
   const body = { error: error.message, code: error.code }
   if (error instanceof InvalidInputError) return { status: 400, body: { ...body, issues: error.issues } }
-  if (error instanceof SerializationError) return { status: 400, body }
-  if (error instanceof WorkflowNotFoundError) return { status: 404, body }
-  if (
-    error instanceof SignalMismatchError ||
-    error instanceof SignalConflictError ||
-    error instanceof WorkflowNotSuspendedError ||
-    error instanceof WorkflowCancelledError ||
-    error instanceof LeaseLostError
-  )
-    return { status: 409, body }
-  if (error instanceof StorageError || error instanceof EngineClosedError) return { status: 503, body }
-  return { status: 500, body }
+  return { status: httpStatusOfFluxError(error), body }
 }
