@@ -51,6 +51,52 @@ export async function measure(
   }
 }
 
+/** One side of an interleaved comparison: what to call per workflow, and what to call it. */
+export interface Contender {
+  name: string
+  one: (i: number) => Promise<unknown>
+}
+
+/**
+ * Times `count` sequential workflows of each contender in `rounds` alternating slices (ours, the
+ * floor, ours, the floor…), so a change in the shared machine's speed during the measurement
+ * hits every side alike and the ratio stays meaningful. A side's rate is its workflows over the
+ * sum of its slices; its percentiles are over all its workflows. Call indexes run 0…count-1 per
+ * side, as with `measure`.
+ */
+export async function measureInterleaved(
+  count: number,
+  rounds: number,
+  contenders: Contender[],
+): Promise<Measurement[]> {
+  const sides = contenders.map(() => ({ latencies: [] as number[], elapsed: 0 }))
+  const slice = Math.ceil(count / rounds)
+  for (let from = 0; from < count; from += slice) {
+    const to = Math.min(count, from + slice)
+    for (const [k, contender] of contenders.entries()) {
+      const side = sides[k]!
+      const started = performance.now()
+      for (let i = from; i < to; i++) {
+        const t = performance.now()
+        await contender.one(i)
+        side.latencies.push(performance.now() - t)
+      }
+      side.elapsed += performance.now() - started
+    }
+  }
+  return contenders.map(({ name }, k) => {
+    const { latencies, elapsed } = sides[k]!
+    latencies.sort((a, b) => a - b)
+    return {
+      name,
+      runs: count,
+      rate: (count / elapsed) * 1000,
+      p50: pct(latencies, 0.5),
+      p99: pct(latencies, 0.99),
+    }
+  })
+}
+
 function pct(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0
 }

@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
-import { JIT_WARM_RUNS, type Measurement, measure } from './harness.js'
+import { type Contender, JIT_WARM_RUNS, type Measurement, measure } from './harness.js'
 
 /** Where and how much to measure. */
 export interface PostgresFloorOptions {
@@ -44,11 +44,10 @@ export function largeDocument(bytes = 100 * 1024): string {
   return JSON.stringify({ items })
 }
 
-async function withSchema<T>(
+async function openSchema(
   options: PostgresFloorOptions,
   connections: number,
-  body: (pool: pg.Pool, table: string) => Promise<T>,
-): Promise<T> {
+): Promise<{ pool: pg.Pool; table: string; close(): Promise<void> }> {
   const schema = `bench_floor_${randomBytes(5).toString('hex')}`
   const pool = new pg.Pool({
     connectionString: url(options),
@@ -58,6 +57,10 @@ async function withSchema<T>(
   })
   pool.on('error', () => undefined)
   const table = `"${schema}".steps`
+  const close = async () => {
+    await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => undefined)
+    await pool.end()
+  }
   try {
     await pool.query(`CREATE SCHEMA "${schema}"`)
     await pool.query(
@@ -67,10 +70,10 @@ async function withSchema<T>(
     // Open every connection before timing, so connection setup is not measured.
     const clients = await Promise.all(Array.from({ length: connections }, () => pool.connect()))
     for (const client of clients) client.release()
-    return await body(pool, table)
-  } finally {
-    await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => undefined)
-    await pool.end()
+    return { pool, table, close }
+  } catch (error) {
+    await close()
+    throw error
   }
 }
 
@@ -88,44 +91,64 @@ function workflow(db: pg.Pool | pg.PoolClient, table: string, steps: number, bod
   }
 }
 
-async function run(
-  name: string,
-  options: PostgresFloorOptions,
-  shape: { connections: number; workers: number; steps: number; body: unknown; workflows: number },
-): Promise<Measurement> {
+type Shape = { connections: number; workers: number; steps: number; body: unknown; workflows: number }
+
+/** A floor kept open, to be timed by `measure` or `measureInterleaved` and closed afterwards. */
+export interface Floor extends Contender {
+  close(): Promise<void>
+}
+
+/** A sequential floor (one connection, held throughout), warmed up and ready to time. */
+async function openSequential(name: string, options: PostgresFloorOptions, shape: Shape): Promise<Floor> {
   const count = options.workflows ?? shape.workflows
-  return withSchema(options, shape.connections, async (pool, table) => {
-    if (shape.connections === 1) {
-      // Sequential: one connection held for the whole measurement.
-      const client = await pool.connect()
-      try {
-        // Small rows: as long a warm-up as our side's (see JIT_WARM_RUNS).
-        await measure(
-          'warm-up',
-          shape.body === SMALL_ROW ? JIT_WARM_RUNS : Math.max(1, Math.floor(count / 10)),
-          1,
-          workflow(client, table, shape.steps, shape.body, 'w'),
-        )
-        return await measure(name, count, 1, workflow(client, table, shape.steps, shape.body, 'm'))
-      } finally {
-        client.release()
-      }
+  const { pool, table, close } = await openSchema(options, 1)
+  const client = await pool.connect()
+  const release = async () => {
+    client.release()
+    await close()
+  }
+  try {
+    // Small rows: as long a warm-up as our side's (see JIT_WARM_RUNS).
+    const warm = shape.body === SMALL_ROW ? JIT_WARM_RUNS : Math.max(1, Math.floor(count / 10))
+    await measure('warm-up', warm, 1, workflow(client, table, shape.steps, shape.body, 'w'))
+    return { name, one: workflow(client, table, shape.steps, shape.body, 'm'), close: release }
+  } catch (error) {
+    await release()
+    throw error
+  }
+}
+
+async function run(name: string, options: PostgresFloorOptions, shape: Shape): Promise<Measurement> {
+  const count = options.workflows ?? shape.workflows
+  if (shape.connections === 1) {
+    const floor = await openSequential(name, options, shape)
+    try {
+      return await measure(name, count, 1, floor.one)
+    } finally {
+      await floor.close()
     }
+  }
+  const { pool, table, close } = await openSchema(options, shape.connections)
+  try {
     const warm = Math.max(1, Math.floor(count / 10))
     await measure('warm-up', warm, shape.workers, workflow(pool, table, shape.steps, shape.body, 'w'))
-    return measure(name, count, shape.workers, workflow(pool, table, shape.steps, shape.body, 'm'))
-  })
+    return await measure(name, count, shape.workers, workflow(pool, table, shape.steps, shape.body, 'm'))
+  } finally {
+    await close()
+  }
 }
+
+const SEQUENTIAL: Shape = { connections: 1, workers: 1, steps: 3, body: SMALL_ROW, workflows: 1_000 }
+const SEQUENTIAL_NAME = 'pg floor: 3 INSERTs sequential (1 conn)'
 
 /** Floor, sequential: 3 small INSERTs per workflow on 1 connection. */
 export function postgresFloorSequential(options: PostgresFloorOptions = {}): Promise<Measurement> {
-  return run('pg floor: 3 INSERTs sequential (1 conn)', options, {
-    connections: 1,
-    workers: 1,
-    steps: 3,
-    body: SMALL_ROW,
-    workflows: 1_000,
-  })
+  return run(SEQUENTIAL_NAME, options, SEQUENTIAL)
+}
+
+/** {@link postgresFloorSequential}, opened for `measureInterleaved`. */
+export function openPostgresFloorSequential(options: PostgresFloorOptions = {}): Promise<Floor> {
+  return openSequential(SEQUENTIAL_NAME, options, SEQUENTIAL)
 }
 
 /** Floor, concurrent: 3 small INSERTs per workflow, 100 logical workers on 10 connections. */
@@ -139,23 +162,31 @@ export function postgresFloorConcurrent(options: PostgresFloorOptions = {}): Pro
   })
 }
 
-/** Floor, large documents: 5 INSERTs of ~100 KB JSON per workflow, sequential on 1 connection. */
-export function postgresFloorLargeSequential(
-  options: PostgresFloorOptions & {
-    /** The document each step returns, JSON.stringified before each INSERT; else a ready string is inserted. */
-    document?: object
-  } = {},
-): Promise<Measurement> {
+type LargeOptions = PostgresFloorOptions & {
+  /** The document each step returns, JSON.stringified before each INSERT; else a ready string is inserted. */
+  document?: object
+}
+
+function largeSequential(options: LargeOptions): [string, Shape] {
   const name = options.document
     ? 'pg floor: 5 × (JSON.stringify + 100 KB INSERT) sequential (1 conn)'
     : 'pg floor: 5 × 100 KB INSERT of a ready string, sequential (1 conn)'
-  return run(name, options, {
-    connections: 1,
-    workers: 1,
-    steps: 5,
-    body: options.document ?? largeDocument(),
-    workflows: 200,
-  })
+  return [
+    name,
+    { connections: 1, workers: 1, steps: 5, body: options.document ?? largeDocument(), workflows: 200 },
+  ]
+}
+
+/** Floor, large documents: 5 INSERTs of ~100 KB JSON per workflow, sequential on 1 connection. */
+export function postgresFloorLargeSequential(options: LargeOptions = {}): Promise<Measurement> {
+  const [name, shape] = largeSequential(options)
+  return run(name, options, shape)
+}
+
+/** {@link postgresFloorLargeSequential}, opened for `measureInterleaved`. */
+export function openPostgresFloorLargeSequential(options: LargeOptions = {}): Promise<Floor> {
+  const [name, shape] = largeSequential(options)
+  return openSequential(name, options, shape)
 }
 
 /** Floor, large documents: 5 INSERTs of ~100 KB JSON per workflow, 100 workers on 10 connections. */

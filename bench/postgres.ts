@@ -20,12 +20,13 @@ import { foldSnapshot } from '../src/codec/checkpoint.js'
 import { defaultSerializer } from '../src/codec/codec.js'
 import { FluxEngine, FluxSilentLogger } from '../src/index.js'
 import { PostgresStorage } from '../src/postgres.js'
-import { JIT_WARM_RUNS, type Measurement, measure } from './harness.js'
+import { type Contender, JIT_WARM_RUNS, type Measurement, measure, measureInterleaved } from './harness.js'
 import { threeSteps } from './memory.js'
 import {
+  type Floor,
+  openPostgresFloorLargeSequential,
+  openPostgresFloorSequential,
   postgresFloorConcurrent,
-  postgresFloorLargeSequential,
-  postgresFloorSequential,
 } from './postgres-floor.js'
 import { payloadDocument, payloadSteps } from './sqlite.js'
 
@@ -77,25 +78,46 @@ async function withEngine<T>(fn: (engine: FluxEngine) => Promise<T>): Promise<T>
   }
 }
 
+/** Ours and the floors, interleaved in ten slices; the floors are closed afterwards. */
+async function interleaved(count: number, ours: Contender[], floors: Floor[]): Promise<Measurement[]> {
+  try {
+    return await measureInterleaved(count, 10, [...ours, ...floors])
+  } finally {
+    for (const floor of floors) await floor.close()
+  }
+}
+
 export async function postgresBench(): Promise<{ ours: Measurement; floor: Measurement }[]> {
   const rows: { ours: Measurement; floor: Measurement }[] = []
-  const seq = await withEngine((e) =>
-    measure('pg sequential (1,000)', 1000, 1, (n) => e.execute(threeSteps, { n })),
+  // Sequential rows alternate with their floors in slices (see measureInterleaved).
+  const [seq, seqFloor] = await withEngine(async (e) =>
+    interleaved(
+      1000,
+      [{ name: 'pg sequential (1,000)', one: (n) => e.execute(threeSteps, { n }) }],
+      [await openPostgresFloorSequential()],
+    ),
   )
-  rows.push({ ours: seq, floor: await postgresFloorSequential() })
+  rows.push({ ours: seq!, floor: seqFloor! })
 
   const con = await withEngine((e) =>
     measure('pg concurrent (5,000, pool 100)', 5000, 100, (n) => e.execute(threeSteps, { n })),
   )
   rows.push({ ours: con, floor: await postgresFloorConcurrent() })
 
-  const payload = await withEngine((e) =>
-    measure('pg payload (200 × 5 steps × 100 KB)', 200, 1, (n) => e.execute(payloadSteps, { n })),
-  )
   // The floor that matches the workload: each step returns a document and the floor stores its
   // JSON. Then the storage-only floor, which inserts a string it was handed (no serializer).
-  rows.push({ ours: payload, floor: await postgresFloorLargeSequential({ document: payloadDocument }) })
-  rows.push({ ours: payload, floor: await postgresFloorLargeSequential() })
+  const [payload, payloadFloor, stringFloor] = await withEngine(async (e) =>
+    interleaved(
+      200,
+      [{ name: 'pg payload (200 × 5 steps × 100 KB)', one: (n) => e.execute(payloadSteps, { n }) }],
+      [
+        await openPostgresFloorLargeSequential({ document: payloadDocument }),
+        await openPostgresFloorLargeSequential(),
+      ],
+    ),
+  )
+  rows.push({ ours: payload!, floor: payloadFloor! })
+  rows.push({ ours: payload!, floor: stringFloor! })
   return rows
 }
 

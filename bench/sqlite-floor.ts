@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { JIT_WARM_RUNS, type Measurement, measure } from './harness.js'
+import { type Contender, JIT_WARM_RUNS, type Measurement, measure } from './harness.js'
 
 /** Options of the floor functions. */
 export interface SqliteFloorOptions {
@@ -21,49 +21,54 @@ export interface SqliteFloorOptions {
   dir?: string
 }
 
-/**
- * N three-step workflows, sequentially, each step one autocommit INSERT of a small row.
- * Returns workflows/s and p50/p99 per workflow in ms.
- */
-export async function sqliteFloor(options: SqliteFloorOptions = {}): Promise<Measurement> {
+/** A floor kept open, to be timed by `measure` or `measureInterleaved` and closed afterwards. */
+export interface Floor extends Contender {
+  close(): void
+}
+
+/** Three steps, each one autocommit INSERT of a small row. */
+export function openSqliteFloor(options: SqliteFloorOptions = {}): Floor {
   const workflows = options.workflows ?? 1000
   const body = JSON.stringify({ cursor: 1, data: { a: 1 } })
-  return withDatabase(options.dir, (insert) =>
-    measure(
-      `better-sqlite3 floor: 3 × small INSERT (${workflows.toLocaleString('en-US')})`,
-      workflows,
-      1,
-      async (n) => {
-        for (let step = 0; step < 3; step++) insert.run(`wf-${n}`, step, body)
-      },
-    ),
-  )
+  const { insert, close } = openDatabase(options.dir)
+  return {
+    name: `better-sqlite3 floor: 3 × small INSERT (${workflows.toLocaleString('en-US')})`,
+    one: async (n) => {
+      for (let step = 0; step < 3; step++) insert.run(`wf-${n}`, step, body)
+    },
+    close,
+  }
 }
 
 /**
- * N five-step workflows, sequentially, each step one autocommit INSERT of a ~100 KB JSON
- * document (what a step that keeps a large `ctx.data` value writes).
+ * Five steps, each one autocommit INSERT of a ~100 KB JSON document (what a step that keeps a
+ * large `ctx.data` value writes). With `serialize`, each step stringifies the document object
+ * first, as anything storing a step's output must; without it, it inserts a string it was handed.
  */
-export async function sqliteLargeDocFloor(
-  options: SqliteFloorOptions & { serialize?: boolean } = {},
-): Promise<Measurement> {
+export function openSqliteLargeDocFloor(options: SqliteFloorOptions & { serialize?: boolean } = {}): Floor {
   const workflows = options.workflows ?? 100
   const doc = largeDocument()
-  // With `serialize`, each step stringifies the document object first, as anything storing a
-  // step's output must; without it, the floor inserts a string it was handed.
   const object = JSON.parse(doc) as unknown
   const label = options.serialize ? '(JSON.stringify + INSERT)' : 'INSERT of a ready string'
-  return withDatabase(options.dir, (insert) =>
-    measure(
-      `better-sqlite3 floor: 5 × 100 KB ${label} (${workflows.toLocaleString('en-US')})`,
-      workflows,
-      1,
-      async (n) => {
-        for (let step = 0; step < 5; step++)
-          insert.run(`wf-${n}`, step, options.serialize ? JSON.stringify(object) : doc)
-      },
-    ),
-  )
+  const { insert, close } = openDatabase(options.dir)
+  return {
+    name: `better-sqlite3 floor: 5 × 100 KB ${label} (${workflows.toLocaleString('en-US')})`,
+    one: async (n) => {
+      for (let step = 0; step < 5; step++)
+        insert.run(`wf-${n}`, step, options.serialize ? JSON.stringify(object) : doc)
+    },
+    close,
+  }
+}
+
+/** N three-step workflows of {@link openSqliteFloor}, one after another. */
+export async function sqliteFloor(options: SqliteFloorOptions = {}): Promise<Measurement> {
+  const floor = openSqliteFloor(options)
+  try {
+    return await measure(floor.name, options.workflows ?? 1000, 1, floor.one)
+  } finally {
+    floor.close()
+  }
 }
 
 /** A JSON document of about 100 KB, built once. */
@@ -79,9 +84,13 @@ export function largeDocument(bytes = 100_000): string {
 
 type Insert = Database.Statement<[string, number, string]>
 
-async function withDatabase<T>(dir: string | undefined, fn: (insert: Insert) => Promise<T>): Promise<T> {
+function openDatabase(dir: string | undefined): { insert: Insert; close(): void } {
   const folder = dir ?? mkdtempSync(join(tmpdir(), 'fluxflow-floor-'))
-  const db = new Database(join(folder, `floor-${process.pid}-${Date.now()}.db`))
+  const db = new Database(join(folder, `floor-${process.pid}-${Date.now()}-${Math.random()}.db`))
+  const close = () => {
+    db.close()
+    if (dir === undefined) rmSync(folder, { recursive: true, force: true })
+  }
   try {
     db.pragma('journal_mode = WAL')
     db.pragma('synchronous = FULL')
@@ -92,9 +101,9 @@ async function withDatabase<T>(dir: string | undefined, fn: (insert: Insert) => 
     // Warm the file and the statement so the first measured fsync is not also the first write,
     // and the loop to a steady state as our side is (see JIT_WARM_RUNS).
     for (let i = 0; i < JIT_WARM_RUNS; i++) insert.run('warm-up', i, '{}')
-    return await fn(insert)
-  } finally {
-    db.close()
-    if (dir === undefined) rmSync(folder, { recursive: true, force: true })
+    return { insert, close }
+  } catch (error) {
+    close()
+    throw error
   }
 }

@@ -10,9 +10,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createWorkflow, FluxEngine, FluxSilentLogger } from '../src/index.js'
 import { SqliteStorage } from '../src/sqlite.js'
-import { JIT_WARM_RUNS, type Measurement, measure } from './harness.js'
+import { type Contender, JIT_WARM_RUNS, type Measurement, measure, measureInterleaved } from './harness.js'
 import { threeSteps } from './memory.js'
-import { largeDocument, sqliteFloor, sqliteLargeDocFloor } from './sqlite-floor.js'
+import {
+  type Floor,
+  largeDocument,
+  openSqliteFloor,
+  openSqliteLargeDocFloor,
+  sqliteFloor,
+} from './sqlite-floor.js'
 
 /** Five ~100 KB documents, as an API would return them (parsed once, outside the measurement). */
 const docs = Array.from({ length: 5 }, () => JSON.parse(largeDocument()) as object)
@@ -42,6 +48,15 @@ async function withEngine<T>(fn: (engine: FluxEngine) => Promise<T>): Promise<T>
   }
 }
 
+/** Ours and the floors, interleaved in ten slices; the floors are closed afterwards. */
+async function interleaved(count: number, ours: Contender[], floors: Floor[]): Promise<Measurement[]> {
+  try {
+    return await measureInterleaved(count, 10, [...ours, ...floors])
+  } finally {
+    for (const floor of floors) floor.close()
+  }
+}
+
 export async function sqliteBench(): Promise<{ ours: Measurement; floor: Measurement }[]> {
   const rows: { ours: Measurement; floor: Measurement }[] = []
   // Steady state (see JIT_WARM_RUNS), on a database of its own; the floor warms the same way.
@@ -50,10 +65,15 @@ export async function sqliteBench(): Promise<{ ours: Measurement; floor: Measure
     await measure('warm-up', JIT_WARM_RUNS, 100, (n) => e.execute(threeSteps, { n }))
     await measure('warm-up', 20, 1, (n) => e.execute(payloadSteps, { n }))
   })
-  const seq = await withEngine((e) =>
-    measure('sqlite sequential (1,000)', 1000, 1, (n) => e.execute(threeSteps, { n })),
+  // Sequential rows alternate with their floors in slices (see measureInterleaved).
+  const [seq, seqFloor] = await withEngine((e) =>
+    interleaved(
+      1000,
+      [{ name: 'sqlite sequential (1,000)', one: (n) => e.execute(threeSteps, { n }) }],
+      [openSqliteFloor({ workflows: 1000 })],
+    ),
   )
-  rows.push({ ours: seq, floor: await sqliteFloor({ workflows: 1000 }) })
+  rows.push({ ours: seq!, floor: seqFloor! })
 
   const con = await withEngine((e) =>
     measure('sqlite concurrent (5,000, pool 100)', 5000, 100, (n) => e.execute(threeSteps, { n })),
@@ -64,13 +84,20 @@ export async function sqliteBench(): Promise<{ ours: Measurement; floor: Measure
     floor: { ...conFloor, name: `${conFloor.name} — pool 100 cannot help a synchronous driver` },
   })
 
-  const payload = await withEngine((e) =>
-    measure('sqlite payload (100 × 5 steps × 100 KB)', 100, 1, (n) => e.execute(payloadSteps, { n })),
-  )
   // The floor that matches the workload (each step returns a document; the floor stores its
   // JSON), then the storage-only floor, which inserts a string it was handed.
-  rows.push({ ours: payload, floor: await sqliteLargeDocFloor({ workflows: 100, serialize: true }) })
-  rows.push({ ours: payload, floor: await sqliteLargeDocFloor({ workflows: 100 }) })
+  const [payload, payloadFloor, stringFloor] = await withEngine((e) =>
+    interleaved(
+      100,
+      [{ name: 'sqlite payload (100 × 5 steps × 100 KB)', one: (n) => e.execute(payloadSteps, { n }) }],
+      [
+        openSqliteLargeDocFloor({ workflows: 100, serialize: true }),
+        openSqliteLargeDocFloor({ workflows: 100 }),
+      ],
+    ),
+  )
+  rows.push({ ours: payload!, floor: payloadFloor! })
+  rows.push({ ours: payload!, floor: stringFloor! })
   return rows
 }
 
