@@ -3,6 +3,7 @@
  * a `StorageError` carrying the driver's error, the pool replaces the connection, and the next
  * call works — for plain verbs and for the group-commit writer alike.
  */
+import { execFileSync } from 'node:child_process'
 import { afterAll, afterEach, beforeEach, expect, it } from 'vitest'
 import { StorageError } from '../src/errors.js'
 import { PostgresStorage } from '../src/storage/postgres/postgres-storage.js'
@@ -107,6 +108,33 @@ describePg('PostgresStorage: terminated backends', () => {
     )
     expect(rows).toHaveLength(1)
     await new Promise((resolve) => setTimeout(resolve, 50))
+    await s.checkpoint({ id: 'r1', token: 'w/1', now: 2, patch: {}, body: 'two' })
+    expect((await s.loadRun('r1'))!.checkpoints.map((c) => c.body)).toEqual(['one', 'two'])
+  })
+
+  it('notices a writer connection terminated while the process was busy, before sending on it', async () => {
+    await s.createRun({ run: sampleRun('r1'), lease: A })
+    await s.checkpoint({ id: 'r1', token: 'w/1', now: 1, patch: {}, body: 'one' })
+    // Another process terminates the writer's backend and waits until it is gone, while this
+    // process is blocked: the FATAL lands in the socket unread, as when a service is busy in a
+    // step. The next write is then issued before the event loop has read it.
+    const child = `
+      const pg = require('pg')
+      const c = new pg.Client({ connectionString: process.argv[1] })
+      const gone = async () => (await c.query(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'idle' AND query LIKE 'WITH%' AND query LIKE '%' || $1 || '%'",
+        [process.argv[2]])).rows[0].n === 0
+      c.connect()
+        .then(() => c.query(
+          "SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE state = 'idle' AND query LIKE 'WITH%' AND query LIKE '%' || $1 || '%'",
+          [process.argv[2]]))
+        .then(async (r) => {
+          if (r.rows.length !== 1) throw new Error('expected one writer backend, found ' + r.rows.length)
+          while (!(await gone())) await new Promise((t) => setTimeout(t, 10))
+          await c.end()
+        })
+        .catch((e) => { console.error(e); process.exit(1) })`
+    execFileSync(process.execPath, ['-e', child, DATABASE_URL, `"${s.schema}"`], { stdio: 'inherit' })
     await s.checkpoint({ id: 'r1', token: 'w/1', now: 2, patch: {}, body: 'two' })
     expect((await s.loadRun('r1'))!.checkpoints.map((c) => c.body)).toEqual(['one', 'two'])
   })

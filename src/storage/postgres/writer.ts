@@ -39,6 +39,14 @@ import {
  */
 const IDLE_MS = 10_000
 
+/**
+ * After this long without a drain, the next one first lets the event loop read the connection's
+ * socket, so a backend terminated while idle is noticed before a batch is sent on it.
+ */
+const IDLE_CHECK_MS = 10
+
+const nextCheckPhase = () => new Promise<void>((resolve) => setImmediate(resolve))
+
 /** Connections tried for a new writer session before the queued writes fail. */
 const SETUP_ATTEMPTS = 3
 
@@ -75,6 +83,8 @@ export class GroupCommitWriter {
   readonly #queue: WriteJob[] = []
   readonly #creates: CreateJob[] = []
   #draining: Promise<void> | undefined
+  /** When the last drain ended (performance.now()). */
+  #idleSince = 0
   /** The connection every statement of this writer goes through; dropped after IDLE_MS unused. */
   #held: HeldClient | undefined
   #idleTimer: ReturnType<typeof setTimeout> | undefined
@@ -187,6 +197,15 @@ export class GroupCommitWriter {
   async #drain(): Promise<void> {
     clearTimeout(this.#idleTimer)
     try {
+      if (this.#held && performance.now() - this.#idleSince >= IDLE_CHECK_MS) {
+        // A drain starts on a microtask of whatever callback issued the write (a timer, a socket
+        // read), before the event loop next reads its sockets. A connection whose backend was
+        // terminated while the process was busy has its FATAL in the socket, unread, and would
+        // get the batch first and fail it. Two check phases have a poll phase between them: by
+        // then that FATAL is read and the connection is replaced before anything is sent.
+        await nextCheckPhase()
+        await nextCheckPhase()
+      }
       while (this.#queue.length > 0 || this.#creates.length > 0) {
         let held: HeldClient
         try {
@@ -220,6 +239,7 @@ export class GroupCommitWriter {
       }
     } finally {
       this.#draining = undefined
+      this.#idleSince = performance.now()
       // A job enqueued while the finally block ran found #draining set and did not start a drain.
       if (this.#queue.length > 0 || this.#creates.length > 0) this.#wake()
       else if (this.#held && !this.#closed) {
