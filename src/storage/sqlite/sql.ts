@@ -144,7 +144,6 @@ export interface ListFilterSql {
   createdBefore: string
 }
 
-/** Builds the statements for one set of tables. */
 /**
  * The run columns a checkpoint patch may set, as [column, patch key], in the order of their bit
  * in a checkpoint statement's mask; the first five are also read back to skip unchanged values.
@@ -163,6 +162,7 @@ export const RELEASE_BIT = 1 << CHECKPOINT_COLUMNS.length
 /** Mask bit: the checkpoint extends the lease to `$leaseExpiresAt`. */
 export const LEASE_BIT = RELEASE_BIT << 1
 
+/** Builds the statements for one set of tables. */
 export function buildSql(t: TableNames) {
   const { runs, checkpoints, signals, migrations } = t
   const checkpointStatements: string[] = []
