@@ -40,12 +40,16 @@ export async function measure(
     }
   }
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane))
-  const elapsed = performance.now() - started
+  return summarize(name, latencies, performance.now() - started)
+}
+
+/** Rate over `elapsed` ms and percentiles of one side's per-workflow latencies. */
+function summarize(name: string, latencies: number[], elapsed: number): Measurement {
   latencies.sort((a, b) => a - b)
   return {
     name,
-    runs: count,
-    rate: (count / elapsed) * 1000,
+    runs: latencies.length,
+    rate: (latencies.length / elapsed) * 1000,
     p50: pct(latencies, 0.5),
     p99: pct(latencies, 0.99),
   }
@@ -84,17 +88,7 @@ export async function measureInterleaved(
       side.elapsed += performance.now() - started
     }
   }
-  return contenders.map(({ name }, k) => {
-    const { latencies, elapsed } = sides[k]!
-    latencies.sort((a, b) => a - b)
-    return {
-      name,
-      runs: count,
-      rate: (count / elapsed) * 1000,
-      p50: pct(latencies, 0.5),
-      p99: pct(latencies, 0.99),
-    }
-  })
+  return contenders.map(({ name }, k) => summarize(name, sides[k]!.latencies, sides[k]!.elapsed))
 }
 
 function pct(sorted: number[], q: number): number {
