@@ -7,7 +7,7 @@
  * an upper bound on throughput that `PostgresStorage` is compared against. Rows are stored as
  * `text`, like the adapter's bodies.
  *
- * Every function creates its own schema and drops it afterwards.
+ * Every floor creates its own schema and drops it when it ends (an opened one, on `close()`).
  */
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
@@ -118,16 +118,13 @@ async function openSequential(name: string, options: PostgresFloorOptions, shape
   }
 }
 
-async function run(name: string, options: PostgresFloorOptions, shape: Shape): Promise<Measurement> {
+/** The concurrent floor: `shape.workers` logical workers on `shape.connections` connections. */
+async function runConcurrent(
+  name: string,
+  options: PostgresFloorOptions,
+  shape: Shape,
+): Promise<Measurement> {
   const count = options.workflows ?? shape.workflows
-  if (shape.connections === 1) {
-    const floor = await openSequential(name, options, shape)
-    try {
-      return await measure(name, count, 1, floor.one)
-    } finally {
-      await floor.close()
-    }
-  }
   const { pool, table, close } = await openSchema(options, shape.connections)
   try {
     const warm = Math.max(1, Math.floor(count / 10))
@@ -138,22 +135,20 @@ async function run(name: string, options: PostgresFloorOptions, shape: Shape): P
   }
 }
 
-const SEQUENTIAL: Shape = { connections: 1, workers: 1, steps: 3, body: SMALL_ROW, workflows: 1_000 }
-const SEQUENTIAL_NAME = 'pg floor: 3 INSERTs sequential (1 conn)'
-
-/** Floor, sequential: 3 small INSERTs per workflow on 1 connection. */
-export function postgresFloorSequential(options: PostgresFloorOptions = {}): Promise<Measurement> {
-  return run(SEQUENTIAL_NAME, options, SEQUENTIAL)
-}
-
-/** {@link postgresFloorSequential}, opened for `measureInterleaved`. */
+/** Floor, sequential: 3 small INSERTs per workflow on 1 connection, opened for `measureInterleaved`. */
 export function openPostgresFloorSequential(options: PostgresFloorOptions = {}): Promise<Floor> {
-  return openSequential(SEQUENTIAL_NAME, options, SEQUENTIAL)
+  return openSequential('pg floor: 3 INSERTs sequential (1 conn)', options, {
+    connections: 1,
+    workers: 1,
+    steps: 3,
+    body: SMALL_ROW,
+    workflows: 1_000,
+  })
 }
 
 /** Floor, concurrent: 3 small INSERTs per workflow, 100 logical workers on 10 connections. */
 export function postgresFloorConcurrent(options: PostgresFloorOptions = {}): Promise<Measurement> {
-  return run('pg floor: 3 INSERTs concurrent (100 workers, 10 conns)', options, {
+  return runConcurrent('pg floor: 3 INSERTs concurrent (100 workers, 10 conns)', options, {
     connections: 10,
     workers: 100,
     steps: 3,
@@ -162,50 +157,22 @@ export function postgresFloorConcurrent(options: PostgresFloorOptions = {}): Pro
   })
 }
 
-type LargeOptions = PostgresFloorOptions & {
-  /** The document each step returns, JSON.stringified before each INSERT; else a ready string is inserted. */
-  document?: object
-}
-
-function largeSequential(options: LargeOptions): [string, Shape] {
+/**
+ * Floor, large documents: 5 INSERTs of ~100 KB JSON per workflow, sequential on 1 connection,
+ * opened for `measureInterleaved`. With `document`, each step JSON.stringifies what it returned
+ * before its INSERT; without, it inserts a ready string.
+ */
+export function openPostgresFloorLargeSequential(
+  options: PostgresFloorOptions & { document?: object } = {},
+): Promise<Floor> {
   const name = options.document
     ? 'pg floor: 5 × (JSON.stringify + 100 KB INSERT) sequential (1 conn)'
     : 'pg floor: 5 × 100 KB INSERT of a ready string, sequential (1 conn)'
-  return [
-    name,
-    { connections: 1, workers: 1, steps: 5, body: options.document ?? largeDocument(), workflows: 200 },
-  ]
-}
-
-/** Floor, large documents: 5 INSERTs of ~100 KB JSON per workflow, sequential on 1 connection. */
-export function postgresFloorLargeSequential(options: LargeOptions = {}): Promise<Measurement> {
-  const [name, shape] = largeSequential(options)
-  return run(name, options, shape)
-}
-
-/** {@link postgresFloorLargeSequential}, opened for `measureInterleaved`. */
-export function openPostgresFloorLargeSequential(options: LargeOptions = {}): Promise<Floor> {
-  const [name, shape] = largeSequential(options)
-  return openSequential(name, options, shape)
-}
-
-/** Floor, large documents: 5 INSERTs of ~100 KB JSON per workflow, 100 workers on 10 connections. */
-export function postgresFloorLargeConcurrent(options: PostgresFloorOptions = {}): Promise<Measurement> {
-  return run('pg floor: 5 × 100 KB concurrent (100 workers, 10 conns)', options, {
-    connections: 10,
-    workers: 100,
+  return openSequential(name, options, {
+    connections: 1,
+    workers: 1,
     steps: 5,
-    body: largeDocument(),
-    workflows: 1_000,
+    body: options.document ?? largeDocument(),
+    workflows: 200,
   })
-}
-
-/** All four floors, in order. */
-export async function postgresFloor(options: PostgresFloorOptions = {}): Promise<Measurement[]> {
-  return [
-    await postgresFloorSequential(options),
-    await postgresFloorConcurrent(options),
-    await postgresFloorLargeSequential(options),
-    await postgresFloorLargeConcurrent(options),
-  ]
 }
