@@ -66,6 +66,8 @@ export class GroupCommit {
   #scheduled = false
   readonly #connection: () => SqliteConnection | null
   readonly #restoreSync: string | null
+  /** Runs after each committed transaction, outside it (the WAL checkpoint policy). */
+  readonly #afterCommit: (conn: SqliteConnection) => void
   readonly #stats: GroupCommitStats = {
     commits: 0,
     writes: 0,
@@ -79,9 +81,14 @@ export class GroupCommit {
    * `restoreSync` is the PRAGMA that sets the store's own `synchronous` level back after a
    * batch of `sync: false` writes, or null when that level already does not fsync each commit.
    */
-  constructor(connection: () => SqliteConnection | null, restoreSync: string | null) {
+  constructor(
+    connection: () => SqliteConnection | null,
+    restoreSync: string | null,
+    afterCommit: (conn: SqliteConnection) => void = () => undefined,
+  ) {
     this.#connection = connection
     this.#restoreSync = restoreSync
+    this.#afterCommit = afterCommit
   }
 
   /** Writes waiting for the next flush. */
@@ -144,6 +151,7 @@ export class GroupCommit {
         this.#stats.writes += live.length
         this.#stats.largestBatch = Math.max(this.#stats.largestBatch, live.length)
         for (const [i, item] of live.entries()) outcomes.set(item, round.outcomes[i]!)
+        this.#afterCommit(conn)
         break
       }
       if (round.kind === 'failed') {

@@ -54,6 +54,24 @@ export function resolveTables({ tablePrefix, tableName }: TableNaming): TableNam
 }
 
 /**
+ * The WHERE of the partial index `live_idx`: runs in flight or leased. A query reads that index
+ * only if its own WHERE repeats this text, so every such query includes it word for word.
+ */
+export const LIVE_RUNS = `(status IN ('running', 'rolling_back') OR lease_token IS NOT NULL)`
+
+/** The statuses a run is driven in; listRuns reads them from `live_idx`. */
+export const IN_FLIGHT_STATUSES: ReadonlySet<string> = new Set(['running', 'rolling_back'])
+
+/**
+ * The WHERE of the partial index `status_idx`: every status but those a run passes through on
+ * every drive (running) or ends in as a rule (completed), whose entries would cost pages per run.
+ */
+export const RESTING_RUNS = `status NOT IN ('running', 'rolling_back', 'completed')`
+
+/** The statuses `status_idx` holds: all but these. */
+export const UNINDEXED_STATUSES: ReadonlySet<string> = new Set(['running', 'rolling_back', 'completed'])
+
+/**
  * The lease and routing conditions every claim branch shares (`r` is the runs row): one of the
  * worker's definition keys, one of its queues if it named any, and a lease that `leaseIsFree`
  * would call free — but not one the caller's own token holds live (a run it is driving is not
@@ -93,8 +111,8 @@ function dueSql(runs: string, signals: string, mode: DueMode): string {
       UNION ALL
       SELECT * FROM (
         SELECT r.id AS id, ${queue}r.priority AS priority, COALESCE(r.wake_at, r.created_at) AS due, r.rowid AS arrival
-        FROM ${runs} AS r INDEXED BY ${runs}_active_idx
-        WHERE $orphaned AND r.status IN ('running', 'rolling_back')
+        FROM ${runs} AS r INDEXED BY ${runs}_live_idx
+        WHERE $orphaned AND ${LIVE_RUNS} AND r.status IN ('running', 'rolling_back')
           AND ${claimable}
         ORDER BY r.priority DESC, COALESCE(r.wake_at, r.created_at), r.rowid
         LIMIT $limit)
@@ -132,6 +150,10 @@ const RUN_VALUES = `$id, $workflowName, $workflowVersion, $definitionHash, $defi
 export interface ListFilterSql {
   workflowName: string
   statuses: string
+  /** Repeats `live_idx`'s WHERE, added when every status asked is in flight. */
+  live: string
+  /** Repeats `status_idx`'s WHERE, added when no status asked is running or completed. */
+  resting: string
   /**
    * `id` in [`$idFrom`, `$idTo`): a primary-key range, and exactly the ids that start with the
    * prefix (see `prefixUpperBound`). No LIKE (its wildcards and ASCII case folding) and no
@@ -248,11 +270,12 @@ export function buildSql(t: TableNames) {
     // A claim with queue limits (claim.ts): the statements below, all inside its BEGIN IMMEDIATE.
 
     /**
-     * Live leases per capped queue ($queues, a JSON array), from the partial index `leased_idx`:
-     * only leased runs are in it, so this reads about one row per slot of the queue.
+     * Live leases per capped queue ($queues, a JSON array), from the partial index `live_idx`:
+     * only runs in flight or leased are in it, and queue and lease_token are its columns, so the
+     * table is read only for the expiry of the capped queues' leases (one row per slot).
      */
-    countLeased: `SELECT queue, COUNT(*) AS n FROM ${runs} INDEXED BY ${runs}_leased_idx
-      WHERE lease_token IS NOT NULL AND queue IN (SELECT value FROM json_each($queues))
+    countLeased: `SELECT queue, COUNT(*) AS n FROM ${runs} INDEXED BY ${runs}_live_idx
+      WHERE ${LIVE_RUNS} AND lease_token IS NOT NULL AND queue IN (SELECT value FROM json_each($queues))
         AND lease_expires_at > $now
       GROUP BY queue`,
 
@@ -278,10 +301,15 @@ export function buildSql(t: TableNames) {
     // Listing: SELECT/COUNT heads and the filter fragments `listQuery` joins.
     listHead: `SELECT ${RUN_COLUMNS} FROM ${runs}`,
     countHead: `SELECT COUNT(*) AS total FROM ${runs}`,
+    /** For in-flight statuses only: the few runs of `live_idx`, sorted (the planner would walk created_idx). */
+    listHeadLive: `SELECT ${RUN_COLUMNS} FROM ${runs} INDEXED BY ${runs}_live_idx`,
+    countHeadLive: `SELECT COUNT(*) AS total FROM ${runs} INDEXED BY ${runs}_live_idx`,
     listTail: 'ORDER BY created_at DESC, id DESC LIMIT $limit OFFSET $offset',
     listFilters: {
       workflowName: 'workflow_name = $workflowName',
       statuses: 'status IN (SELECT value FROM json_each($statuses))',
+      live: LIVE_RUNS,
+      resting: RESTING_RUNS,
       idPrefixRange: 'id >= $idFrom AND id < $idTo',
       idPrefixOpen: 'id >= $idFrom',
       createdAfter: 'created_at >= $createdAfter',
@@ -344,5 +372,10 @@ export const PRAGMA = {
   busyTimeout: (ms: number): string => {
     if (!Number.isSafeInteger(ms) || ms < 0) throw new TypeError(`Invalid busy timeout ${ms}`)
     return `PRAGMA busy_timeout = ${ms}`
+  },
+  /** Same check: a whole number of pages (0 turns SQLite's automatic checkpoints off). */
+  walAutocheckpoint: (pages: number): string => {
+    if (!Number.isSafeInteger(pages) || pages < 0) throw new TypeError(`Invalid page count ${pages}`)
+    return `PRAGMA wal_autocheckpoint = ${pages}`
   },
 } as const

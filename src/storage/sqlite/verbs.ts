@@ -26,7 +26,7 @@ import { leaseIsFree } from '../contract.js'
 import type { SqliteConnection, SqlValue } from './driver.js'
 import { rollbackQuietly } from './group-commit.js'
 import { type RunRow, runParams, toCheckpoint, toRunRecord, toSignal } from './rows.js'
-import { type StoreSql, TX } from './sql.js'
+import { IN_FLIGHT_STATUSES, type StoreSql, TX, UNINDEXED_STATUSES } from './sql.js'
 
 /** Runs `fn` between `begin` and COMMIT; rolls back if it throws. */
 export function transaction<T>(conn: SqliteConnection, begin: string, fn: () => T): T {
@@ -78,9 +78,16 @@ export function listRuns(conn: SqliteConnection, sql: StoreSql, params: ListRuns
     where.push(f.workflowName)
     values.workflowName = params.workflowName
   }
+  let live = false
   if (params.statuses !== undefined) {
     where.push(f.statuses)
     values.statuses = JSON.stringify(params.statuses)
+    // Only a query that repeats a partial index's WHERE can read it (see RESTING_RUNS, LIVE_RUNS).
+    if (params.statuses.every((status) => !UNINDEXED_STATUSES.has(status))) where.push(f.resting)
+    else if (params.statuses.every((status) => IN_FLIGHT_STATUSES.has(status))) {
+      where.push(f.live)
+      live = true
+    }
   }
   if (params.idPrefix !== undefined && params.idPrefix !== '') {
     const upper = prefixUpperBound(params.idPrefix)
@@ -100,12 +107,17 @@ export function listRuns(conn: SqliteConnection, sql: StoreSql, params: ListRuns
   const limit = params.limit === undefined ? -1 : Math.max(0, Math.trunc(params.limit))
   const offset = Math.max(0, Math.trunc(params.offset ?? 0))
   return transaction(conn, TX.beginRead, () => {
-    const total = Number(conn.get<{ total: unknown }>(`${sql.countHead}${clause}`, values)?.total ?? 0)
+    const countHead = live ? sql.countHeadLive : sql.countHead
+    const total = Number(conn.get<{ total: unknown }>(`${countHead}${clause}`, values)?.total ?? 0)
     const runs =
       limit === 0 || offset >= total
         ? []
         : conn
-            .all<RunRow>(`${sql.listHead}${clause} ${sql.listTail}`, { ...values, limit, offset })
+            .all<RunRow>(`${live ? sql.listHeadLive : sql.listHead}${clause} ${sql.listTail}`, {
+              ...values,
+              limit,
+              offset,
+            })
             .map(toRunRecord)
     return { runs, total }
   })
