@@ -48,9 +48,20 @@ async function withEngine<T>(fn: (engine: FluxEngine) => Promise<T>): Promise<T>
   }
 }
 
-/** Ours and the floors, interleaved in ten slices; the floors are closed afterwards. */
-async function interleaved(count: number, ours: Contender[], floors: Floor[]): Promise<Measurement[]> {
+/**
+ * Ours and the floors, interleaved in ten slices; the floors are closed afterwards. Each side
+ * first runs `warm` workflows on the database it is measured on, so both are timed in steady
+ * state: the WAL file grown to its working size (until then every commit also extends the file,
+ * and its fsync writes the file system's metadata too), caches and b-trees past their first pages.
+ */
+async function interleaved(
+  count: number,
+  warm: number,
+  ours: Contender[],
+  floors: Floor[],
+): Promise<Measurement[]> {
   try {
+    for (const side of [...ours, ...floors]) await measure('warm-up', warm, 1, (n) => side.one(count + n))
     return await measureInterleaved(count, 10, [...ours, ...floors])
   } finally {
     for (const floor of floors) floor.close()
@@ -69,6 +80,7 @@ export async function sqliteBench(): Promise<{ ours: Measurement; floor: Measure
   const [seq, seqFloor] = await withEngine((e) =>
     interleaved(
       1000,
+      JIT_WARM_RUNS,
       [{ name: 'sqlite sequential (1,000)', one: (n) => e.execute(threeSteps, { n }) }],
       [openSqliteFloor({ workflows: 1000 })],
     ),
@@ -88,6 +100,7 @@ export async function sqliteBench(): Promise<{ ours: Measurement; floor: Measure
   // JSON), then the storage-only floor, which inserts a string it was handed.
   const [payload, payloadFloor, stringFloor] = await withEngine((e) =>
     interleaved(
+      100,
       100,
       [{ name: 'sqlite payload (100 × 5 steps × 100 KB)', one: (n) => e.execute(payloadSteps, { n }) }],
       [
