@@ -164,6 +164,8 @@ export async function viewerListBench(options: ViewerListBenchOptions = {}): Pro
     const queries: Record<string, string> = {
       'first page': '',
       'status=failed': '?status=failed',
+      'status=completed': '?status=completed',
+      'status=running': '?status=running',
       'workflow=invoice': '?workflow=invoice',
       'workflow+status': '?workflow=invoice&status=suspended,failed',
       'id prefix': `?q=${encodeURIComponent(newest.slice(0, 8))}`,
