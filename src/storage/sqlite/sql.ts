@@ -53,23 +53,29 @@ export function resolveTables({ tablePrefix, tableName }: TableNaming): TableNam
   }
 }
 
+/** The statuses a run is driven in. */
+const IN_FLIGHT = ['running', 'rolling_back'] as const
+
+/** A list of status literals as SQL text: `'running', 'rolling_back'`. */
+const sqlList = (statuses: Iterable<string>): string => [...statuses].map((s) => `'${s}'`).join(', ')
+
+/** The in-flight statuses; listRuns reads them from `live_idx`. */
+export const IN_FLIGHT_STATUSES: ReadonlySet<string> = new Set(IN_FLIGHT)
+
 /**
  * The WHERE of the partial index `live_idx`: runs in flight or leased. A query reads that index
  * only if its own WHERE repeats this text, so every such query includes it word for word.
  */
-export const LIVE_RUNS = `(status IN ('running', 'rolling_back') OR lease_token IS NOT NULL)`
+export const LIVE_RUNS = `(status IN (${sqlList(IN_FLIGHT)}) OR lease_token IS NOT NULL)`
 
-/** The statuses a run is driven in; listRuns reads them from `live_idx`. */
-export const IN_FLIGHT_STATUSES: ReadonlySet<string> = new Set(['running', 'rolling_back'])
+/** The statuses `status_idx` leaves out: those a run passes through on every drive, and completed. */
+export const UNINDEXED_STATUSES: ReadonlySet<string> = new Set([...IN_FLIGHT, 'completed'])
 
 /**
  * The WHERE of the partial index `status_idx`: every status but those a run passes through on
- * every drive (running) or ends in as a rule (completed), whose entries would cost pages per run.
+ * every drive (in flight) or ends in as a rule (completed), whose entries would cost pages per run.
  */
-export const RESTING_RUNS = `status NOT IN ('running', 'rolling_back', 'completed')`
-
-/** The statuses `status_idx` holds: all but these. */
-export const UNINDEXED_STATUSES: ReadonlySet<string> = new Set(['running', 'rolling_back', 'completed'])
+export const RESTING_RUNS = `status NOT IN (${sqlList(UNINDEXED_STATUSES)})`
 
 /**
  * The lease and routing conditions every claim branch shares (`r` is the runs row): one of the
@@ -112,7 +118,7 @@ function dueSql(runs: string, signals: string, mode: DueMode): string {
       SELECT * FROM (
         SELECT r.id AS id, ${queue}r.priority AS priority, COALESCE(r.wake_at, r.created_at) AS due, r.rowid AS arrival
         FROM ${runs} AS r INDEXED BY ${runs}_live_idx
-        WHERE $orphaned AND ${LIVE_RUNS} AND r.status IN ('running', 'rolling_back')
+        WHERE $orphaned AND ${LIVE_RUNS} AND r.status IN (${sqlList(IN_FLIGHT)})
           AND ${claimable}
         ORDER BY r.priority DESC, COALESCE(r.wake_at, r.created_at), r.rowid
         LIMIT $limit)
