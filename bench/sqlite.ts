@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createWorkflow, FluxEngine, FluxSilentLogger } from '../src/index.js'
-import { SqliteStorage } from '../src/sqlite.js'
+import { SqliteStorage, type SqliteStorageOptions } from '../src/sqlite.js'
 import { type Contender, JIT_WARM_RUNS, type Measurement, measure, measureInterleaved } from './harness.js'
 import { threeSteps } from './memory.js'
 import {
@@ -33,10 +33,13 @@ export const payloadSteps = (() => {
   return flow
 })()
 
-async function withEngine<T>(fn: (engine: FluxEngine) => Promise<T>): Promise<T> {
+async function withEngine<T>(
+  fn: (engine: FluxEngine) => Promise<T>,
+  options: SqliteStorageOptions = {},
+): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'fluxflow-bench-'))
   const engine = new FluxEngine({
-    storage: new SqliteStorage({ path: join(dir, 'flux.db') }),
+    storage: new SqliteStorage({ ...options, path: join(dir, 'flux.db') }),
     logger: new FluxSilentLogger(),
   })
   try {
@@ -76,16 +79,29 @@ export async function sqliteBench(): Promise<{ ours: Measurement; floor: Measure
     await measure('warm-up', JIT_WARM_RUNS, 100, (n) => e.execute(threeSteps, { n }))
     await measure('warm-up', 20, 1, (n) => e.execute(payloadSteps, { n }))
   })
-  // Sequential rows alternate with their floors in slices (see measureInterleaved).
-  const [seq, seqFloor] = await withEngine((e) =>
-    interleaved(
-      1000,
-      JIT_WARM_RUNS,
-      [{ name: 'sqlite sequential (1,000)', one: (n) => e.execute(threeSteps, { n }) }],
-      [openSqliteFloor({ workflows: 1000 })],
+  // Sequential rows alternate with their floors in slices (see measureInterleaved). The second
+  // engine checkpoints its WAL at SQLite's default of 1000 pages: what walAutocheckpoint's
+  // default of 8000 is worth, in the same slices.
+  const [seq, seqAt1000, seqFloor] = await withEngine((e) =>
+    withEngine(
+      (at1000) =>
+        interleaved(
+          1000,
+          JIT_WARM_RUNS,
+          [
+            { name: 'sqlite sequential (1,000)', one: (n) => e.execute(threeSteps, { n }) },
+            {
+              name: 'sqlite sequential, walAutocheckpoint 1000',
+              one: (n) => at1000.execute(threeSteps, { n }),
+            },
+          ],
+          [openSqliteFloor({ workflows: 1000 })],
+        ),
+      { walAutocheckpoint: 1000 },
     ),
   )
   rows.push({ ours: seq!, floor: seqFloor! })
+  rows.push({ ours: seqAt1000!, floor: seqFloor! })
 
   const con = await withEngine((e) =>
     measure('sqlite concurrent (5,000, pool 100)', 5000, 100, (n) => e.execute(threeSteps, { n })),

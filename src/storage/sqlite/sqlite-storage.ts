@@ -84,8 +84,8 @@ export interface SqliteStorageOptions {
 
 /**
  * A checkpoint every ~420 runs of ~19 pages, about as often as a one-row-per-step table gets
- * one at SQLite's default of 1000 (3 pages a run: every ~330). Measured on sequential
- * three-step runs against 1000: mean −10%, p99 3.5 → 1.3 ms (docs/ARCHITECTURE.md).
+ * one at SQLite's default of 1000 (3 pages a run: every ~330). `npm run bench -- sqlite` times
+ * both, interleaved: +7–10% runs/s, p99 3.0–4.2 → 1.1–1.5 ms (docs/ARCHITECTURE.md).
  */
 const DEFAULT_WAL_AUTOCHECKPOINT = 8000
 
